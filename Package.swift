@@ -1,0 +1,135 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries, each wrapped once (STYLE.md practice 2).
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSLCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite3",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // The only importer of the C crypto modules.
+        .target(
+            name: "VigilCrypto",
+            dependencies: ["CSodium", "COpenSSLCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        // Audit entries, Merkle tree, checkpoints, proofs, verifier: no storage, no HTTP.
+        .target(
+            name: "VigilAudit",
+            dependencies: ["VigilCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: no HTTP, no SQL.
+        .target(
+            name: "VigilCore",
+            dependencies: [
+                "VigilCrypto",
+                "VigilAudit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The only importer of CSQLite3.
+        .target(
+            name: "VigilStore",
+            dependencies: ["VigilCore", "VigilCrypto", "VigilAudit", "CSQLite3"],
+            swiftSettings: swiftSettings
+        ),
+        // The only importer of Hummingbird.
+        .target(
+            name: "VigilHTTP",
+            dependencies: [
+                "VigilCore",
+                "VigilCrypto",
+                "VigilAudit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root.
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilCore",
+                "VigilCrypto",
+                "VigilAudit",
+                "VigilStore",
+                "VigilHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VigilTestSupport",
+            dependencies: ["VigilCore", "VigilCrypto", "VigilAudit"],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "VigilCryptoTests",
+            dependencies: ["VigilCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VigilAuditTests",
+            dependencies: ["VigilAudit", "VigilCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VigilCoreTests",
+            dependencies: ["VigilCore", "VigilTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VigilStoreTests",
+            dependencies: ["VigilStore", "VigilCore", "VigilCrypto", "VigilTestSupport", "CSQLite3"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VigilHTTPTests",
+            dependencies: [
+                "VigilHTTP", "VigilCore", "VigilStore", "VigilCrypto", "VigilTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ArchitectureTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Text encodings of bytes (RFC 4648), with strict decoders that reject anything malformed.
+public enum ByteEncoding {
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func fromHex(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    public static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+
+    public static func fromBase64(_ text: String) -> [UInt8]? {
+        Data(base64Encoded: text).map { [UInt8]($0) }
+    }
+
+    /// URL-safe base64 without padding (RFC 4648 §5), for tokens.
+    public static func base64URL(_ bytes: [UInt8]) -> String {
+        base64(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func fromBase64URL(_ text: String) -> [UInt8]? {
+        guard text.utf8.allSatisfy({ isBase64URLChar($0) }) else { return nil }
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.utf8.count % 4 != 0 { s.append("=") }
+        return fromBase64(s)
+    }
+
+    private static func isBase64URLChar(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
+        default: false
+        }
+    }
+
+    private static let base32Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
+
+    /// Base32 (RFC 4648 §6) without padding, as authenticator apps expect.
+    public static func base32(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        var buffer: UInt32 = 0
+        var bits = 0
+        for b in bytes {
+            buffer = buffer << 8 | UInt32(b)
+            bits += 8
+            while bits >= 5 {
+                out.append(base32Alphabet[Int(buffer >> UInt32(bits - 5) & 0x1f)])
+                bits -= 5
+            }
+        }
+        if bits > 0 {
+            out.append(base32Alphabet[Int(buffer << UInt32(5 - bits) & 0x1f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes base32, case-insensitive, ignoring `=` padding and spaces; nil on other characters.
+    public static func fromBase32(_ text: String) -> [UInt8]? {
+        var out = [UInt8]()
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in text.utf8 {
+            if c == UInt8(ascii: "=") || c == UInt8(ascii: " ") { continue }
+            let upper = (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) ? c - 32 : c
+            guard let v = base32Alphabet.firstIndex(of: upper) else { return nil }
+            buffer = buffer << 5 | UInt32(v)
+            bits += 5
+            if bits >= 8 {
+                out.append(UInt8(buffer >> UInt32(bits - 8) & 0xff))
+                bits -= 8
+            }
+        }
+        return out
+    }
+}

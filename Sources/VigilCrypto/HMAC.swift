@@ -1,0 +1,71 @@
+import COpenSSLCrypto
+
+/// HMAC from OpenSSL libcrypto's `EVP_MAC` (libsodium 1.0.18 has no HMAC-SHA1, which TOTP needs).
+public enum HMAC {
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case sha1 = "SHA1"
+        case sha256 = "SHA256"
+        case sha512 = "SHA512"
+
+        public var outputBytes: Int {
+            switch self {
+            case .sha1: 20
+            case .sha256: 32
+            case .sha512: 64
+            }
+        }
+    }
+
+    /// The fetched HMAC implementation, shared: `EVP_MAC` objects are reference counted and
+    /// safe to use from several threads; each call gets its own context.
+    nonisolated(unsafe) private static let mac: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
+
+    /// `HMAC-<algorithm>(key, message)`.
+    public static func authenticate(
+        _ algorithm: Algorithm, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
+    ) throws -> [UInt8] {
+        guard let mac else { throw CryptoError.primitiveFailed("EVP_MAC_fetch") }
+        guard let ctx = EVP_MAC_CTX_new(mac) else { throw CryptoError.primitiveFailed("EVP_MAC_CTX_new") }
+        defer { EVP_MAC_CTX_free(ctx) }
+        var out = [UInt8](repeating: 0, count: algorithm.outputBytes)
+        var outLength = 0
+        let ok: Bool = algorithm.rawValue.withCString { name in
+            var params = [vigil_ossl_param_digest(name), vigil_ossl_param_end()]
+            // An empty key is legal for HMAC; OpenSSL wants a non-null pointer.
+            var empty: UInt8 = 0
+            let keyPointer =
+                key.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                ?? withUnsafePointer(to: &empty) { UnsafePointer($0) }
+            guard EVP_MAC_init(ctx, keyPointer, key.count, &params) == 1 else { return false }
+            if message.count > 0 {
+                guard
+                    EVP_MAC_update(ctx, message.baseAddress!.assumingMemoryBound(to: UInt8.self), message.count)
+                        == 1
+                else { return false }
+            }
+            return EVP_MAC_final(ctx, &out, &outLength, out.count) == 1
+        }
+        guard ok, outLength == algorithm.outputBytes else { throw CryptoError.primitiveFailed("HMAC") }
+        return out
+    }
+
+    public static func authenticate(_ algorithm: Algorithm, key: SecretBytes, message: some ContiguousBytes)
+        throws -> [UInt8]
+    {
+        try key.withUnsafeBytes { k in
+            try message.withUnsafeBytes { m in
+                try authenticate(algorithm, key: k, message: m)
+            }
+        }
+    }
+
+    public static func authenticate(_ algorithm: Algorithm, key: some ContiguousBytes, message: some ContiguousBytes)
+        throws -> [UInt8]
+    {
+        try key.withUnsafeBytes { k in
+            try message.withUnsafeBytes { m in
+                try authenticate(algorithm, key: k, message: m)
+            }
+        }
+    }
+}
