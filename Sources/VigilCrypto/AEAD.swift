@@ -8,7 +8,11 @@ public enum XChaCha20Poly1305 {
     public static let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_abytes())
 
     /// Encrypts with a fresh random nonce and returns `nonce ‖ ciphertext ‖ tag`.
-    public static func seal(_ plaintext: [UInt8], additionalData: [UInt8], key: SecretBytes)
+    public static func seal(
+        _ plaintext: [UInt8],
+        additionalData: [UInt8],
+        key: SecretBytes
+    )
         throws -> [UInt8]
     {
         try Sodium.ready()
@@ -20,10 +24,16 @@ public enum XChaCha20Poly1305 {
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<nonceBytes { o[i] = nonce[i] }
                 return crypto_aead_xchacha20poly1305_ietf_encrypt(
-                    o.baseAddress! + nonceBytes, &written,
-                    plaintext, UInt64(plaintext.count),
-                    additionalData, UInt64(additionalData.count),
-                    nil, nonce, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    o.baseAddress! + nonceBytes,
+                    &written,
+                    plaintext,
+                    UInt64(plaintext.count),
+                    additionalData,
+                    UInt64(additionalData.count),
+                    nil,
+                    nonce,
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                )
             }
         }
         try Sodium.check(rc, "crypto_aead_xchacha20poly1305_ietf_encrypt")
@@ -31,7 +41,11 @@ public enum XChaCha20Poly1305 {
     }
 
     /// Decrypts `nonce ‖ ciphertext ‖ tag`; throws `authenticationFailed` on any change.
-    public static func open(_ sealed: ArraySlice<UInt8>, additionalData: [UInt8], key: SecretBytes)
+    public static func open(
+        _ sealed: ArraySlice<UInt8>,
+        additionalData: [UInt8],
+        key: SecretBytes
+    )
         throws -> [UInt8]
     {
         try Sodium.ready()
@@ -44,10 +58,16 @@ public enum XChaCha20Poly1305 {
             sealed.withUnsafeBufferPointer { s in
                 out.withUnsafeMutableBufferPointer { o in
                     crypto_aead_xchacha20poly1305_ietf_decrypt(
-                        o.baseAddress, &written, nil,
-                        s.baseAddress! + nonceBytes, UInt64(s.count - nonceBytes),
-                        additionalData, UInt64(additionalData.count),
-                        s.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        o.baseAddress,
+                        &written,
+                        nil,
+                        s.baseAddress! + nonceBytes,
+                        UInt64(s.count - nonceBytes),
+                        additionalData,
+                        UInt64(additionalData.count),
+                        s.baseAddress!,
+                        k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
                 }
             }
         }

@@ -27,8 +27,10 @@ public enum Ed25519 {
             let sk = try SecretBytes(count: secretKeyBytes) { skBuffer in
                 let rc = seed.withUnsafeBytes { s in
                     crypto_sign_seed_keypair(
-                        &pk, skBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        &pk,
+                        skBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
                 }
                 try Sodium.check(rc, "crypto_sign_seed_keypair")
             }
@@ -43,8 +45,12 @@ public enum Ed25519 {
             secret.withUnsafeBytes { sk in
                 message.withUnsafeBytes { m in
                     _ = crypto_sign_detached(
-                        &sig, nil, m.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(m.count),
-                        sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        &sig,
+                        nil,
+                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        UInt64(m.count),
+                        sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
                 }
             }
             return sig
@@ -70,7 +76,10 @@ public enum Ed25519 {
                 return message.withUnsafeBytes { m in
                     crypto_sign_verify_detached(
                         s.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        m.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(m.count), bytes) == 0
+                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        UInt64(m.count),
+                        bytes
+                    ) == 0
                 }
             }
         }

@@ -45,7 +45,10 @@ public enum FieldCipher {
         guard let key = keys.keys[version] else { throw CryptoError.unknownKeyVersion(version) }
         let header = header(version: version)
         let sealed = try XChaCha20Poly1305.seal(
-            plaintext, additionalData: associatedData(context, header: header), key: key)
+            plaintext,
+            additionalData: associatedData(context, header: header),
+            key: key
+        )
         return header + sealed
     }
 
@@ -54,7 +57,10 @@ public enum FieldCipher {
         guard let key = keys.keys[version] else { throw CryptoError.unknownKeyVersion(version) }
         let header = Array(stored[0..<headerBytes])
         return try XChaCha20Poly1305.open(
-            stored[headerBytes...], additionalData: associatedData(context, header: header), key: key)
+            stored[headerBytes...],
+            additionalData: associatedData(context, header: header),
+            key: key
+        )
     }
 
     /// The data-key version a stored field was sealed under.
@@ -87,7 +93,12 @@ public enum FieldCipher {
 /// `"vigil.keywrap.v1" 0x00 purpose 0x00 version(decimal)`, so a wrapped key cannot be
 /// presented as another purpose or version.
 public enum KeyWrap {
-    public static func wrap(_ key: SecretBytes, purpose: String, version: UInt32, master: SecretBytes) throws
+    public static func wrap(
+        _ key: SecretBytes,
+        purpose: String,
+        version: UInt32,
+        master: SecretBytes
+    ) throws
         -> [UInt8]
     {
         var plain = key.exportForKeyFile()
@@ -95,7 +106,12 @@ public enum KeyWrap {
         return try XChaCha20Poly1305.seal(plain, additionalData: ad(purpose, version), key: master)
     }
 
-    public static func unwrap(_ wrapped: [UInt8], purpose: String, version: UInt32, master: SecretBytes) throws
+    public static func unwrap(
+        _ wrapped: [UInt8],
+        purpose: String,
+        version: UInt32,
+        master: SecretBytes
+    ) throws
         -> SecretBytes
     {
         var plain = try XChaCha20Poly1305.open(wrapped[...], additionalData: ad(purpose, version), key: master)

@@ -22,7 +22,9 @@ public enum HMAC {
 
     /// `HMAC-<algorithm>(key, message)`.
     public static func authenticate(
-        _ algorithm: Algorithm, key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer
+        _ algorithm: Algorithm,
+        key: UnsafeRawBufferPointer,
+        message: UnsafeRawBufferPointer
     ) throws -> [UInt8] {
         guard let mac else { throw CryptoError.primitiveFailed("EVP_MAC_fetch") }
         guard let ctx = EVP_MAC_CTX_new(mac) else { throw CryptoError.primitiveFailed("EVP_MAC_CTX_new") }
@@ -49,7 +51,11 @@ public enum HMAC {
         return out
     }
 
-    public static func authenticate(_ algorithm: Algorithm, key: SecretBytes, message: some ContiguousBytes)
+    public static func authenticate(
+        _ algorithm: Algorithm,
+        key: SecretBytes,
+        message: some ContiguousBytes
+    )
         throws -> [UInt8]
     {
         try key.withUnsafeBytes { k in
@@ -59,7 +65,11 @@ public enum HMAC {
         }
     }
 
-    public static func authenticate(_ algorithm: Algorithm, key: some ContiguousBytes, message: some ContiguousBytes)
+    public static func authenticate(
+        _ algorithm: Algorithm,
+        key: some ContiguousBytes,
+        message: some ContiguousBytes
+    )
         throws -> [UInt8]
     {
         try key.withUnsafeBytes { k in

@@ -13,7 +13,10 @@ public struct SHA256: Sendable {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         crypto_hash_sha256_update(
-            &state, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            &state,
+            bytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+            UInt64(bytes.count)
+        )
     }
 
     public mutating func update(_ bytes: some ContiguousBytes) {
@@ -46,7 +49,11 @@ public enum BLAKE2b {
     public static let outputBytesMax = Int(crypto_generichash_bytes_max())
 
     /// `outputLength`-byte BLAKE2b of `message` under `key` (nil: unkeyed).
-    public static func hash(_ message: some ContiguousBytes, key: SecretBytes?, outputLength: Int = 32)
+    public static func hash(
+        _ message: some ContiguousBytes,
+        key: SecretBytes?,
+        outputLength: Int = 32
+    )
         throws -> [UInt8]
     {
         try Sodium.ready()
@@ -59,8 +66,13 @@ public enum BLAKE2b {
             if let key {
                 return key.withUnsafeBytes { k in
                     crypto_generichash(
-                        &out, outputLength, mp, UInt64(m.count),
-                        k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
+                        &out,
+                        outputLength,
+                        mp,
+                        UInt64(m.count),
+                        k.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        k.count
+                    )
                 }
             }
             return crypto_generichash(&out, outputLength, mp, UInt64(m.count), nil, 0)

@@ -33,8 +33,13 @@ public enum PasswordHash {
         defer { for i in input.indices { input[i] = 0 } }
         let rc = input.withUnsafeBufferPointer { c in
             crypto_pwhash_str_alg(
-                &out, c.baseAddress!, UInt64(password.count), cost.opsLimit, cost.memLimit,
-                crypto_pwhash_alg_argon2id13())
+                &out,
+                c.baseAddress!,
+                UInt64(password.count),
+                cost.opsLimit,
+                cost.memLimit,
+                crypto_pwhash_alg_argon2id13()
+            )
         }
         guard rc == 0 else { throw CryptoError.passwordHashingFailed }
         return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -35,7 +35,10 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
     }
 
     /// Fills `count` bytes of guarded memory with `fill`, which writes them in place.
-    public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void)
+    public init(
+        count: Int,
+        fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    )
         throws
     {
         try Sodium.ready()
