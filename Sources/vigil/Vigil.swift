@@ -1,2 +1,77 @@
 import ArgumentParser
-@main struct Vigil: ParsableCommand { func run() {} }
+import Foundation
+
+/// The `vigil` command: the composition root. Message rules (STYLE.md practice 12):
+/// errors are `vigil: error: …`, hints `vigil: hint: …`, lower-case, no trailing period, on
+/// stderr; a secret created for a person goes alone to stdout, once; progress only on a TTY.
+@main
+struct Vigil: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Account recovery and verification for a crypto-wallet platform.",
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, KeysCommand.self, APIKeyCommand.self,
+        ]
+    )
+}
+
+/// Options shared by every verb that touches the deployment: flag, then environment, then default.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite database file (env VIGIL_DATABASE, default data/vigil.sqlite).")
+    var database: String?
+
+    @Option(name: .customLong("keys-dir"), help: "Key folder (env VIGIL_KEYS_DIR, default Keys).")
+    var keysDir: String?
+
+    @Option(name: .customLong("policies-dir"), help: "Policy folder (env VIGIL_POLICIES_DIR, default Policies).")
+    var policiesDir: String?
+
+    var databasePath: String { database ?? env("VIGIL_DATABASE") ?? "data/vigil.sqlite" }
+    var keysDirectory: String { keysDir ?? env("VIGIL_KEYS_DIR") ?? "Keys" }
+    var policiesDirectory: String { policiesDir ?? env("VIGIL_POLICIES_DIR") ?? "Policies" }
+}
+
+func env(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+/// Console output following the message rules.
+enum Console {
+    static func error(_ message: String) { FileHandle.standardError.write(Data("vigil: error: \(message)\n".utf8)) }
+    static func hint(_ message: String) { FileHandle.standardError.write(Data("vigil: hint: \(message)\n".utf8)) }
+    static func info(_ message: String) { FileHandle.standardError.write(Data("vigil: \(message)\n".utf8)) }
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// A one-line progress bar on stderr, drawn only on a terminal.
+    static func progress(_ label: String, done: Int, total: Int) {
+        guard stderrIsTerminal, total > 0 else { return }
+        let width = 30
+        let filled = min(width, done * width / total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// A failure already explained on stderr; exits non-zero without more output.
+struct Reported: Error {
+    let code: Int32
+    init(_ code: Int32 = 1) { self.code = code }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, turning known errors into `vigil: error:` lines and an exit code.
+    func reporting(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as Reported {
+            throw ExitCode(error.code)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            Console.error(describe(error))
+            throw ExitCode(1)
+        }
+    }
+}

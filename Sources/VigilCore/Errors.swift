@@ -1,0 +1,38 @@
+/// Domain errors. Each has a stable `code`; the HTTP layer maps them to statuses in one
+/// place (`VigilHTTP/ErrorMapping.swift`) with messages from a fixed table. Associated values
+/// never carry secrets or personal data: only field names, resource kinds and numbers.
+public enum VigilError: Error, Equatable, Sendable {
+    /// The request body or a parameter is invalid; `field` names the JSON path.
+    case invalidField(field: String, reason: String)
+    /// The body is not JSON, or not the JSON shape expected.
+    case malformedBody(reason: String)
+    /// No such resource (or the caller may not know whether it exists).
+    case notFound(resource: String)
+    /// The resource already exists.
+    case alreadyExists(resource: String)
+    /// No credentials, or credentials that are invalid, expired or revoked.
+    case unauthenticated
+    /// Valid credentials without the needed scope or role.
+    case forbidden(needed: String)
+    /// Too many attempts; try again after `retryAfterSeconds`.
+    case rateLimited(retryAfterSeconds: Int)
+    /// A dependency (database, key material) is not available.
+    case unavailable(reason: String)
+    /// Stored data failed authentication or could not be decoded.
+    case dataIntegrity(reason: String)
+
+    /// Stable, snake_case code for clients and logs.
+    public var code: String {
+        switch self {
+        case .invalidField: "invalid_field"
+        case .malformedBody: "malformed_body"
+        case .notFound: "not_found"
+        case .alreadyExists: "already_exists"
+        case .unauthenticated: "unauthenticated"
+        case .forbidden: "forbidden"
+        case .rateLimited: "rate_limited"
+        case .unavailable: "unavailable"
+        case .dataIntegrity: "data_integrity"
+        }
+    }
+}

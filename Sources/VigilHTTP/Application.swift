@@ -1,0 +1,119 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import VigilCore
+
+/// Settings of the HTTP server.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// Largest request body accepted, in bytes (413 above it).
+    public var maxBodyBytes: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 64 * 1024) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// What the HTTP layer needs: the domain dependencies plus what only HTTP serves.
+public struct HTTPDependencies: Sendable {
+    public var core: VigilDependencies
+    /// The OpenAPI description served at `/openapi.yaml` (the text of `docs/openapi.yaml`).
+    public var openAPIDocument: String?
+    /// Readiness facts that are not the database: key material and policies loaded.
+    public var readinessChecks: [String: @Sendable () -> Bool]
+
+    public init(core: VigilDependencies, openAPIDocument: String?, readinessChecks: [String: @Sendable () -> Bool] = [:]) {
+        self.core = core
+        self.openAPIDocument = openAPIDocument
+        self.readinessChecks = readinessChecks
+    }
+}
+
+/// Builds the router: the test seam for in-process tests (`app.test(.router)`).
+public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> Router<VigilRequestContext> {
+    let router = Router(context: VigilRequestContext.self)
+    router.add(middleware: VigilMiddleware())
+    let api = APIContext(deps: deps, settings: settings)
+    HealthController(api: api).register(on: router)
+    SubjectController(api: api).register(on: router)
+    return router
+}
+
+/// Builds the application (server + router). `vigil serve` runs it with graceful shutdown
+/// on SIGTERM and SIGINT.
+public func buildApplication(_ deps: HTTPDependencies, settings: ServerSettings, logger: Logger)
+    -> some ApplicationProtocol
+{
+    let router = buildRouter(deps, settings: settings)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vigil"),
+        logger: logger)
+}
+
+/// Shared helpers for controllers: authentication, body decoding, JSON responses.
+struct APIContext: Sendable {
+    let deps: HTTPDependencies
+    let settings: ServerSettings
+
+    var apiKeys: APIKeyService { APIKeyService(deps.core) }
+
+    /// Authenticates the bearer API key and checks `scope`.
+    func service(_ request: Request, scope: Scope) async throws -> Principal {
+        var bearer: String?
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { bearer = String(parts[1]) }
+        }
+        let principal = try await apiKeys.authenticate(bearer: bearer)
+        try principal.require(scope)
+        return principal
+    }
+
+    /// Reads and decodes a JSON body of at most `settings.maxBodyBytes` bytes.
+    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > settings.maxBodyBytes {
+            throw HTTPError(.contentTooLarge)
+        }
+        var request = request
+        let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { throw VigilError.malformedBody(reason: "a JSON body is required") }
+        let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw VigilError.from(error)
+        }
+    }
+}
+
+/// A JSON response with a chosen status.
+struct JSONResponse<Body: Encodable & Sendable>: ResponseGenerator {
+    let status: HTTPResponse.Status
+    let body: Body
+
+    init(_ status: HTTPResponse.Status = .ok, _ body: Body) {
+        self.status = status
+        self.body = body
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(body)
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT, then drains in-flight requests and returns.
+public func runServer(_ deps: HTTPDependencies, settings: ServerSettings, logger: Logger) async throws {
+    let app = buildApplication(deps, settings: settings, logger: logger)
+    try await app.runService()  // its default graceful-shutdown signals are SIGTERM and SIGINT
+}

@@ -1,0 +1,189 @@
+import CSQLite3
+import Foundation
+
+/// A SQLite failure. The message is SQLite's own (it names tables and constraints, never
+/// bound values, which are always passed as parameters).
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public var description: String { "sqlite error \(code): \(message)" }
+
+    var isConstraintViolation: Bool { code & 0xff == SQLITE_CONSTRAINT }
+    var isReadOnly: Bool { code & 0xff == SQLITE_READONLY }
+}
+
+/// `SQLITE_TRANSIENT` does not import into Swift (it is a cast of -1 to a function pointer).
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// One SQLite connection with cached prepared statements. Not thread-safe: each connection
+/// is used only on its own serial queue (see `SQLiteDatabase`).
+final class SQLiteConnection {
+    let handle: OpaquePointer
+    private var cache: [String: Statement] = [:]
+
+    init(path: String, readOnly: Bool = false) throws {
+        var db: OpaquePointer?
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+            | SQLITE_OPEN_EXRESCODE
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open database"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: message)
+        }
+        self.handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func check(_ rc: Int32) throws {
+        guard rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE else {
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+        }
+    }
+
+    /// Runs one or more statements without parameters (schema, pragmas).
+    func exec(_ sql: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let message = err.map { String(cString: $0) } ?? "exec failed"
+            sqlite3_free(err)
+            throw SQLiteError(code: rc, message: message)
+        }
+    }
+
+    /// A cached prepared statement, reset and with bindings cleared.
+    func statement(_ sql: String) throws -> Statement {
+        if let s = cache[sql] {
+            s.reset()
+            return s
+        }
+        var stmt: OpaquePointer?
+        try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil))
+        guard let stmt else { throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement") }
+        let s = Statement(stmt, connection: self)
+        cache[sql] = s
+        return s
+    }
+
+    /// Runs `sql` with `bindings`; returns the number of rows changed.
+    @discardableResult
+    func run(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
+        let s = try statement(sql)
+        try s.bind(bindings)
+        while try s.step() {}
+        return Int(sqlite3_changes64(handle))
+    }
+
+    /// Runs a query and maps every row.
+    func query<T>(_ sql: String, _ bindings: [SQLValue] = [], _ map: (Statement) throws -> T) throws -> [T] {
+        let s = try statement(sql)
+        try s.bind(bindings)
+        var rows: [T] = []
+        while try s.step() { rows.append(try map(s)) }
+        return rows
+    }
+
+    func queryOne<T>(_ sql: String, _ bindings: [SQLValue] = [], _ map: (Statement) throws -> T) throws -> T? {
+        let s = try statement(sql)
+        try s.bind(bindings)
+        guard try s.step() else { return nil }
+        let value = try map(s)
+        s.reset()
+        return value
+    }
+
+    /// Runs `body` in a transaction (`BEGIN IMMEDIATE` for writes, so the write lock is taken
+    /// up front and `busy_timeout` applies there); rolls back on any error.
+    func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
+        try exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let result = try body()
+            try exec("COMMIT")
+            return result
+        } catch {
+            try? exec("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A value to bind. Blobs and text are copied by SQLite (`SQLITE_TRANSIENT`), lengths are
+/// explicit and 64-bit.
+enum SQLValue {
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    static func optionalText(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
+    static func optionalBlob(_ b: [UInt8]?) -> SQLValue { b.map { .blob($0) } ?? .null }
+}
+
+final class Statement {
+    let stmt: OpaquePointer
+    unowned let connection: SQLiteConnection
+
+    init(_ stmt: OpaquePointer, connection: SQLiteConnection) {
+        self.stmt = stmt
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    func bind(_ values: [SQLValue]) throws {
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .int(let v): rc = sqlite3_bind_int64(stmt, index, v)
+            case .text(let s): rc = sqlite3_bind_text64(stmt, index, s, UInt64(s.utf8.count), sqliteTransient, UInt8(SQLITE_UTF8))
+            case .blob(let b):
+                rc = b.withUnsafeBytes { p in
+                    // A zero-length blob still needs a non-null pointer to be a blob, not NULL.
+                    sqlite3_bind_blob64(stmt, index, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(b.count), sqliteTransient)
+                }
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            }
+            try connection.check(rc)
+        }
+    }
+
+    /// Steps once; true when a row is available.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        let error = SQLiteError(
+            code: sqlite3_extended_errcode(connection.handle), message: String(cString: sqlite3_errmsg(connection.handle)))
+        sqlite3_reset(stmt)
+        throw error
+    }
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(stmt, column) == SQLITE_NULL }
+
+    func text(_ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(stmt, column) else { return nil }
+        return String(cString: p)
+    }
+
+    func blob(_ column: Int32) -> [UInt8]? {
+        if isNull(column) { return nil }
+        let n = Int(sqlite3_column_bytes(stmt, column))
+        guard n > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}

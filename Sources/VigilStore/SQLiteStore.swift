@@ -1,0 +1,221 @@
+import CSQLite3
+import Foundation
+import VigilCore
+import VigilCrypto
+
+/// The SQLite implementation of the store contract.
+///
+/// One writer connection and one reader connection (WAL lets readers run beside the
+/// writer), each confined to its own serial dispatch queue, so SQLite calls never run on a
+/// caller's event loop and a connection is never used from two threads at once.
+/// Pragmas: `journal_mode=WAL`, `synchronous=NORMAL` (a power cut can lose the last
+/// transactions but never corrupts; see SECURITY.md), `foreign_keys=ON`, `busy_timeout=5000`.
+public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendable {
+    // @unchecked Sendable: each connection is only touched on its own queue.
+    private let writer: SQLiteConnection
+    private let reader: SQLiteConnection
+    private let writerQueue = DispatchQueue(label: "vigil.sqlite.writer")
+    private let readerQueue = DispatchQueue(label: "vigil.sqlite.reader")
+    let keyring: Keyring
+    let clock: any VigilClock
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`, applies migrations, and loads or
+    /// creates the keyring under `masterKey`.
+    public init(path: String, masterKey: SecretBytes, clock: any VigilClock) throws {
+        self.path = path
+        self.clock = clock
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        writer = try SQLiteConnection(path: path)
+        try Self.configure(writer)
+        try Self.migrate(writer, now: clock.now())
+        reader = try SQLiteConnection(path: path)
+        try Self.configure(reader)
+        let (keyring, bootstrapped) = try Keyring.loadOrBootstrap(writer, master: masterKey, now: clock.now())
+        self.keyring = keyring
+        if bootstrapped {
+            try writer.transaction(immediate: true) {
+                try SQLiteTransaction(conn: writer, keyring: keyring).appendAudit(
+                    AuditEvent(
+                        action: "keys.bootstrapped", actor: .system,
+                        details: ["data_key_version": 1, "purposes": "data,blind-index,pseudonym"], time: clock.now()))
+            }
+        }
+    }
+
+    private static func configure(_ conn: SQLiteConnection) throws {
+        try conn.exec("PRAGMA busy_timeout = 5000")
+        try conn.exec("PRAGMA journal_mode = WAL")
+        try conn.exec("PRAGMA synchronous = NORMAL")
+        try conn.exec("PRAGMA foreign_keys = ON")
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    @discardableResult
+    static func migrate(_ conn: SQLiteConnection, now: Date) throws -> [Int] {
+        try conn.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT"
+        )
+        let current = try conn.queryOne("SELECT coalesce(max(version), 0) FROM schema_migrations", [], { Int($0.int(0)) }) ?? 0
+        if let newest = Migrations.all.last?.version, current > newest { throw StoreError.schemaTooNew(current) }
+        var applied: [Int] = []
+        for migration in Migrations.all where migration.version > current {
+            try conn.transaction(immediate: true) {
+                try conn.exec(migration.sql)
+                try conn.run(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [.int(Int64(migration.version)), .text(migration.name), .text(Timestamp.format(now))])
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+
+    /// The schema version after migrations.
+    public func schemaVersion() async throws -> Int {
+        try await onReader { conn in
+            try conn.queryOne("SELECT coalesce(max(version), 0) FROM schema_migrations", [], { Int($0.int(0)) }) ?? 0
+        }
+    }
+
+    // MARK: DataStore
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
+        try await onReader { conn in
+            try conn.transaction(immediate: false) {
+                try self.keyring.refresh(conn)
+                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring))
+            }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
+        try await onWriter { conn in
+            try conn.transaction(immediate: true) {
+                try self.keyring.refresh(conn)
+                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring))
+            }
+        }
+    }
+
+    public func ping() async -> Bool {
+        (try? await onReader { conn in try conn.queryOne("SELECT 1", [], { $0.int(0) }) }) == 1
+    }
+
+    func onWriter<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writerQueue.async { continuation.resume(with: Result { try body(self.writer) }) }
+        }
+    }
+
+    func onReader<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            readerQueue.async { continuation.resume(with: Result { try body(self.reader) }) }
+        }
+    }
+
+    // MARK: KeyAdministration
+
+    public func rotateDataKey(actor: AuditActor) async throws -> UInt32 {
+        let now = clock.now()
+        return try await onWriter { conn in
+            try conn.transaction(immediate: true) {
+                try self.keyring.refresh(conn)
+                let next = self.keyring.data.current + 1
+                let key = try SecretBytes.random(count: 32)
+                let wrapped = try KeyWrap.wrap(key, purpose: Keyring.dataPurpose, version: next, master: self.keyring.master)
+                try conn.run(
+                    "INSERT INTO keyring (purpose, version, wrapped, created_at) VALUES (?, ?, ?, ?)",
+                    [.text(Keyring.dataPurpose), .int(Int64(next)), .blob(wrapped), .text(Timestamp.format(now))])
+                try self.keyring.refresh(conn)
+                try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
+                    AuditEvent(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now))
+                return next
+            }
+        }
+    }
+
+    public func keyStatus() async throws -> KeyStatus {
+        try await onReader { conn in
+            try conn.transaction(immediate: false) {
+                try self.keyring.refresh(conn)
+                var counts: [UInt32: Int] = [:]
+                for column in EncryptedColumns.all {
+                    let rows = try conn.query(
+                        "SELECT substr(\(column.column), 2, 4), count(*) FROM \(column.table) WHERE \(column.column) IS NOT NULL GROUP BY 1"
+                    ) { ($0.blob(0) ?? [], Int($0.int(1))) }
+                    for (header, n) in rows where header.count == 4 {
+                        let v = header.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                        counts[v, default: 0] += n
+                    }
+                }
+                let versions = try conn.query(
+                    "SELECT version, created_at FROM keyring WHERE purpose = ? ORDER BY version", [.text(Keyring.dataPurpose)]
+                ) { row in
+                    let v = UInt32(row.int(0))
+                    return KeyStatus.Version(
+                        version: v, createdAt: Timestamp.parse(row.text(1) ?? "") ?? .distantPast, fields: counts[v] ?? 0)
+                }
+                return KeyStatus(current: self.keyring.data.current, versions: versions)
+            }
+        }
+    }
+
+    public func rewrapBatch(batchSize: Int, actor: AuditActor) async throws -> Int {
+        let now = clock.now()
+        return try await onWriter { conn in
+            try conn.transaction(immediate: true) {
+                try self.keyring.refresh(conn)
+                let keys = self.keyring.data
+                let currentHeader = Array(FieldCipher.header(version: keys.current)[1...])
+                var rewritten = 0
+                for column in EncryptedColumns.all where rewritten < batchSize {
+                    let rows = try conn.query(
+                        """
+                        SELECT \(column.key), \(column.column) FROM \(column.table)
+                        WHERE \(column.column) IS NOT NULL AND substr(\(column.column), 2, 4) <> ? LIMIT ?
+                        """,
+                        [.blob(currentHeader), .int(Int64(batchSize - rewritten))]
+                    ) { ($0.text(0) ?? "", $0.blob(1) ?? []) }
+                    for (rowID, stored) in rows {
+                        let context = FieldContext(table: column.table, column: column.column, rowID: rowID)
+                        let plain: [UInt8]
+                        do {
+                            plain = try FieldCipher.open(stored, context: context, keys: keys)
+                        } catch {
+                            throw VigilError.dataIntegrity(reason: "\(column.table).\(column.column) of one row failed to decrypt")
+                        }
+                        let resealed = try FieldCipher.seal(plain, context: context, keys: keys)
+                        try conn.run(
+                            "UPDATE \(column.table) SET \(column.column) = ? WHERE \(column.key) = ?",
+                            [.blob(resealed), .text(rowID)])
+                        rewritten += 1
+                    }
+                }
+                if rewritten > 0 {
+                    try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
+                        AuditEvent(
+                            action: "keys.data.rewrapped", actor: actor,
+                            details: ["fields": .int(Int64(rewritten)), "to_version": .int(Int64(keys.current))], time: now))
+                }
+                return rewritten
+            }
+        }
+    }
+}
+
+/// Every encrypted column, for `keys status` and `keys rewrap`. A new encrypted column is
+/// added here in the same change that adds it to a migration.
+enum EncryptedColumns {
+    struct Column {
+        let table: String
+        let key: String
+        let column: String
+    }
+    static let all: [Column] = [
+        Column(table: "subjects", key: "id", column: "email_ct"),
+        Column(table: "subjects", key: "id", column: "phone_ct"),
+        Column(table: "subjects", key: "id", column: "display_name_ct"),
+    ]
+}
