@@ -58,7 +58,8 @@ final class SQLiteConnection {
         }
     }
 
-    /// A cached prepared statement, reset and with bindings cleared.
+    /// A cached prepared statement, reset and with bindings cleared. Callers reset it again
+    /// when done (`run`, `query` and `queryOne` do so with `defer`).
     func statement(_ sql: String) throws -> Statement {
         if let s = cache[sql] {
             s.reset()
@@ -76,6 +77,7 @@ final class SQLiteConnection {
     @discardableResult
     func run(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
         let s = try statement(sql)
+        defer { s.reset() }
         try s.bind(bindings)
         while try s.step() {}
         return Int(sqlite3_changes64(handle))
@@ -84,6 +86,7 @@ final class SQLiteConnection {
     /// Runs a query and maps every row.
     func query<T>(_ sql: String, _ bindings: [SQLValue] = [], _ map: (Statement) throws -> T) throws -> [T] {
         let s = try statement(sql)
+        defer { s.reset() }
         try s.bind(bindings)
         var rows: [T] = []
         while try s.step() { rows.append(try map(s)) }
@@ -92,11 +95,12 @@ final class SQLiteConnection {
 
     func queryOne<T>(_ sql: String, _ bindings: [SQLValue] = [], _ map: (Statement) throws -> T) throws -> T? {
         let s = try statement(sql)
+        // Reset on every exit, a throwing `map` included: a statement left mid-step would keep
+        // its read snapshot (and its transaction) open.
+        defer { s.reset() }
         try s.bind(bindings)
         guard try s.step() else { return nil }
-        let value = try map(s)
-        s.reset()
-        return value
+        return try map(s)
     }
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE` for writes, so the write lock is taken

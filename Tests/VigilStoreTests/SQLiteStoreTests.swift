@@ -1,0 +1,198 @@
+import CSQLite3
+import Foundation
+import Testing
+import VigilCore
+import VigilCrypto
+import VigilTestSupport
+
+@testable import VigilStore
+
+/// Opens a raw connection beside the store, the way an attacker holding the file would.
+private func raw(_ path: String, _ sql: String, _ bindings: [SQLValue] = []) throws {
+    let conn = try SQLiteConnection(path: path)
+    try conn.exec("PRAGMA busy_timeout = 5000")
+    try conn.run(sql, bindings)
+}
+
+private func rawBlob(_ path: String, _ sql: String) throws -> [UInt8]? {
+    let conn = try SQLiteConnection(path: path)
+    return try conn.queryOne(sql, [], { $0.blob(0) }) ?? nil
+}
+
+private let alice = SubjectRegistration(
+    subjectID: "deadbeef-0001", email: "Zebra.Quokka-7731@Example.org", phone: "+49 151 7731 0042",
+    displayName: "Quillon Zebrafinch")
+private let bob = SubjectRegistration(
+    subjectID: "deadbeef-0002", email: "otter@example.net", phone: "+4915100000002", displayName: "Bob Otter")
+
+private func insert(_ store: SQLiteStore, _ s: SubjectRegistration, clock: TestClock) async throws {
+    let v = try s.validated()
+    try await store.write { tx in
+        try tx.insertSubject(v, at: clock.now())
+        try tx.appendAudit(
+            AuditEvent(action: "subject.created", actor: .system, target: .init(type: "subject", id: v.subjectID), time: clock.now()))
+    }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    let dir: TemporaryDirectory
+    let clock = TestClock()
+    let path: String
+
+    init() throws {
+        dir = try TemporaryDirectory()
+        path = dir.file("vigil.sqlite")
+    }
+
+    func open() throws -> SQLiteStore { try SQLiteStore(path: path, masterKey: Fixtures.masterKey(), clock: clock) }
+
+    @Test("a registered subject reads back decrypted and is found by email and phone blind index")
+    func roundTrip() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        let read = try await store.read { try $0.subject(id: "deadbeef-0001") }
+        #expect(read?.email == "zebra.quokka-7731@example.org")
+        #expect(read?.phone == "+4915177310042")
+        #expect(read?.displayName == "Quillon Zebrafinch")
+        #expect(try await store.read { try $0.subjectID(email: " ZEBRA.quokka-7731@example.ORG") } == "deadbeef-0001")
+        #expect(try await store.read { try $0.subjectID(phone: "+49 (151) 7731-0042") } == "deadbeef-0001")
+        #expect(try await store.read { try $0.subjectID(email: "nobody@example.org") } == nil)
+    }
+
+    @Test("a duplicate subject id is refused and the first row is untouched")
+    func duplicate() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        await #expect(throws: VigilError.alreadyExists(resource: "subject")) {
+            try await insert(store, SubjectRegistration(subjectID: alice.subjectID, email: "x@example.com", phone: nil, displayName: nil), clock: clock)
+        }
+        #expect(try await store.read { try $0.subject(id: alice.subjectID)?.email } == "zebra.quokka-7731@example.org")
+    }
+
+    @Test("no personal value appears in the database file or its WAL")
+    func plaintextScan() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        try await insert(store, bob, clock: clock)
+        var bytes = [UInt8]()
+        for file in [path, path + "-wal"] where FileManager.default.fileExists(atPath: file) {
+            bytes += [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        }
+        #expect(bytes.count > 0)
+        for needle in ["zebra.quokka-7731", "Zebra.Quokka", "7731", "Quillon", "Zebrafinch", "otter@example.net", "Bob Otter", "4915100000002"] {
+            #expect(!contains(bytes, Array(needle.utf8)), "found a personal value in the database files")
+        }
+        // The subject id is the backend's opaque key, stored in the clear by design.
+        #expect(contains(bytes, Array("deadbeef-0001".utf8)))
+    }
+
+    @Test("one flipped byte in a stored ciphertext makes the read fail with a data-integrity error")
+    func tamperFlip() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        var blob = try #require(try rawBlob(path, "SELECT email_ct FROM subjects WHERE id = 'deadbeef-0001'"))
+        blob[blob.count - 3] ^= 0x01
+        try raw(path, "UPDATE subjects SET email_ct = ? WHERE id = 'deadbeef-0001'", [.blob(blob)])
+        await #expect(throws: VigilError.dataIntegrity(reason: "subjects.email_ct of one row failed to decrypt: ciphertext failed authentication (altered, moved or wrong key)")) {
+            try await store.read { try $0.subject(id: "deadbeef-0001") }
+        }
+    }
+
+    @Test("a ciphertext moved to another row, or another column, does not decrypt")
+    func tamperMove() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        try await insert(store, bob, clock: clock)
+        try raw(path, "UPDATE subjects SET email_ct = (SELECT email_ct FROM subjects WHERE id = 'deadbeef-0001') WHERE id = 'deadbeef-0002'")
+        await #expect(throws: VigilError.self) { try await store.read { try $0.subject(id: "deadbeef-0002") } }
+        try raw(path, "UPDATE subjects SET phone_ct = email_ct WHERE id = 'deadbeef-0001'")
+        await #expect(throws: VigilError.self) { try await store.read { try $0.subject(id: "deadbeef-0001") } }
+    }
+
+    @Test("data written under version 1 stays readable after rotate, and rewrap moves every field to the new version")
+    func rotationAndRewrap() async throws {
+        let store = try open()
+        for i in 0..<25 {
+            try await insert(
+                store, SubjectRegistration(subjectID: "deadbeef-\(1000 + i)", email: "user\(i)@example.org", phone: "+4915100001\(100 + i)", displayName: "User \(i)"),
+                clock: clock)
+        }
+        let before = try await store.keyStatus()
+        #expect(before.current == 1)
+        #expect(before.versions.map(\.fields) == [75])
+
+        let v2 = try await store.rotateDataKey(actor: .cli("test"))
+        #expect(v2 == 2)
+        #expect(try await store.read { try $0.subject(id: "deadbeef-1003")?.email } == "user3@example.org")
+        try await insert(store, alice, clock: clock)
+        let afterRotate = try await store.keyStatus()
+        #expect(afterRotate.versions.map(\.fields) == [75, 3])
+
+        // A rewrap interrupted after one batch, then resumed by a fresh process (a new store on the same file).
+        #expect(try await store.rewrapBatch(batchSize: 10, actor: .cli("test")) == 10)
+        #expect(try await store.keyStatus().versions.map(\.fields) == [65, 13])
+        let resumed = try open()
+        var total = 0
+        while true {
+            let n = try await resumed.rewrapBatch(batchSize: 20, actor: .cli("test"))
+            if n == 0 { break }
+            total += n
+        }
+        #expect(total == 65)
+        #expect(try await resumed.keyStatus().versions.map(\.fields) == [0, 78])
+        #expect(try await resumed.read { try $0.subject(id: "deadbeef-1024")?.displayName } == "User 24")
+        #expect(try await resumed.read { try $0.subject(id: "deadbeef-0001")?.email } == "zebra.quokka-7731@example.org")
+    }
+
+    @Test("a store that keeps running picks up a rotation done by another process for its next write")
+    func rotationSeenByRunningStore() async throws {
+        let running = try open()
+        try await insert(running, alice, clock: clock)
+        _ = try await open().rotateDataKey(actor: .cli("test"))
+        try await insert(running, bob, clock: clock)
+        #expect(try await running.keyStatus().versions.map(\.fields) == [3, 3])
+    }
+
+    @Test("the wrong master key is refused with a clear error")
+    func wrongMasterKey() async throws {
+        _ = try open()
+        #expect(throws: StoreError.self) {
+            _ = try SQLiteStore(path: path, masterKey: try SecretBytes(copying: [UInt8](repeating: 7, count: 32)), clock: clock)
+        }
+    }
+
+    @Test("when the audit append fails the change rolls back: no audit, no change")
+    func auditFailureRollsBack() async throws {
+        let store = try open()
+        try raw(path, "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END")
+        await #expect(throws: SQLiteError.self) { try await insert(store, alice, clock: clock) }
+        #expect(try await store.read { try $0.subject(id: alice.subjectID) } == nil)
+    }
+
+    @Test("audit entries cannot be updated or deleted through SQL")
+    func auditAppendOnly() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        #expect(throws: SQLiteError.self) { try raw(path, "UPDATE audit_entries SET entry = x'00' WHERE seq = 0") }
+        #expect(throws: SQLiteError.self) { try raw(path, "DELETE FROM audit_entries") }
+    }
+
+    @Test("migrations are recorded and a second open applies nothing")
+    func migrations() async throws {
+        let store = try open()
+        #expect(try await store.schemaVersion() == Migrations.all.last?.version)
+        let conn = try SQLiteConnection(path: path)
+        #expect(try SQLiteStore.migrate(conn, now: clock.now()).isEmpty)
+    }
+}
+
+private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard needle.count <= haystack.count, let first = needle.first else { return false }
+    var i = 0
+    while i <= haystack.count - needle.count {
+        if haystack[i] == first && Array(haystack[i..<(i + needle.count)]) == needle { return true }
+        i += 1
+    }
+    return false
+}
