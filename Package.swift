@@ -123,7 +123,9 @@ let package = Package(
             name: "VigilHTTPTests",
             dependencies: [
                 "VigilHTTP", "VigilCore", "VigilStore", "VigilCrypto", "VigilTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -74,7 +74,12 @@ public struct APIKeyToken: Sendable, CustomStringConvertible {
         let id = String(rest.prefix(16))
         guard rest.dropFirst(16).first == "_", id.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x32 && $0 <= 0x37) })
         else { return nil }
-        guard let secret = ByteEncoding.fromBase64URL(String(rest.dropFirst(17))), secret.count == 32 else { return nil }
+        let secretText = String(rest.dropFirst(17))
+        // Canonical encoding only: the last character carries 2 unused bits, and a lenient
+        // decoder would accept four spellings of one key.
+        guard let secret = ByteEncoding.fromBase64URL(secretText), secret.count == 32,
+            ByteEncoding.base64URL(secret) == secretText
+        else { return nil }
         return APIKeyToken(id: id, secret: secret)
     }
 

@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import VigilCore
+import VigilCrypto
+import VigilHTTP
+import VigilStore
+import VigilTestSupport
+
+/// Collects every log line the service writes, message and metadata, so tests can assert
+/// that no secret or personal value reaches the logs.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+    var text: String { all.joined(separator: "\n") }
+
+    var logger: Logger {
+        Logger(label: "vigil-test") { label in CapturingHandler(capture: self) }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.append("\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        }
+    }
+}
+
+/// A Vigil service over a real SQLite file in a temporary directory, with an injected clock.
+struct TestService {
+    let dir: TemporaryDirectory
+    let clock = TestClock()
+    let store: SQLiteStore
+    let logs = LogCapture()
+    let settings = ServerSettings(maxBodyBytes: 16 * 1024)
+
+    init() throws {
+        dir = try TemporaryDirectory()
+        store = try SQLiteStore(path: dir.file("vigil.sqlite"), masterKey: Fixtures.masterKey(), clock: clock)
+    }
+
+    var deps: HTTPDependencies {
+        HTTPDependencies(
+            core: VigilDependencies(store: store, clock: clock), openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
+            readinessChecks: ["keys": { true }])
+    }
+
+    static var repoRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+    static var openAPIURL: URL { repoRoot.appendingPathComponent("docs/openapi.yaml") }
+
+    /// Creates an API key with `scopes` and returns its full text.
+    func apiKey(_ scopes: [Scope], name: String = "wallet-backend") async throws -> String {
+        try await APIKeyService(deps.core).create(name: name, scopes: scopes, actor: .cli("test")).1.revealOnce()
+    }
+
+    func revoke(_ key: String) async throws {
+        let id = String(key.dropFirst(4).prefix(16))
+        try await APIKeyService(deps.core).revoke(id: id, actor: .cli("test"))
+    }
+
+    func router() -> Router<VigilRequestContext> { buildRouter(deps, settings: settings) }
+
+    /// Runs `body` against the real router, in process.
+    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: router(), logger: logs.logger)
+        try await app.test(.router, body)
+    }
+}
+
+extension TestClientProtocol {
+    /// POST with a JSON body (a string, sent as is).
+    func post(_ path: String, key: String?, json: String) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: json))
+    }
+
+    func get(_ path: String, key: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await execute(uri: path, method: .get, headers: headers, body: nil)
+    }
+}
+
+/// The one error shape: `{"error": {"code", "message", "request_id"[, "field"]}}`, with the
+/// request id equal to the `X-Request-Id` header. Returns the code.
+@discardableResult
+func expectErrorShape(_ response: TestResponse, status: HTTPResponse.Status, code: String, field: String? = nil,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    #expect(response.status == status, sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, sourceLocation: sourceLocation)
+    let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+    let error = try #require(object?["error"] as? [String: Any], sourceLocation: sourceLocation)
+    #expect(Set(object?.keys.map { $0 } ?? []) == ["error"], sourceLocation: sourceLocation)
+    #expect(error["code"] as? String == code, sourceLocation: sourceLocation)
+    #expect((error["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+    let requestID = try #require(error["request_id"] as? String, sourceLocation: sourceLocation)
+    #expect(requestID == response.headers[HTTPField.Name("X-Request-Id")!], sourceLocation: sourceLocation)
+    #expect(error["field"] as? String == field, sourceLocation: sourceLocation)
+    let allowed: Set<String> = field == nil ? ["code", "message", "request_id"] : ["code", "message", "request_id", "field"]
+    #expect(Set(error.keys) == allowed, sourceLocation: sourceLocation)
+    return code
+}
+
+func json(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+}
+
+extension Data {
+    init(buffer: ByteBuffer) {
+        self.init(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
+    }
+}
