@@ -18,7 +18,8 @@ public enum Scope: String, Sendable, CaseIterable, Codable {
             guard let scope = Scope(rawValue: name) else {
                 throw .invalidField(
                     field: "scopes",
-                    reason: "unknown scope; known scopes: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+                    reason: "unknown scope; known scopes: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             if !scopes.contains(scope) { scopes.append(scope) }
         }

@@ -47,8 +47,14 @@ public struct AuditEvent: Sendable, Equatable {
     public var time: Date
 
     public init(
-        action: String, actor: AuditActor, target: Target? = nil, outcome: Outcome = .success,
-        requestID: String? = nil, sourceIP: String? = nil, details: [String: AuditValue] = [:], time: Date
+        action: String,
+        actor: AuditActor,
+        target: Target? = nil,
+        outcome: Outcome = .success,
+        requestID: String? = nil,
+        sourceIP: String? = nil,
+        details: [String: AuditValue] = [:],
+        time: Date
     ) {
         self.action = action
         self.actor = actor

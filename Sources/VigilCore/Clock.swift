@@ -32,8 +32,15 @@ public enum Timestamp {
         }
         let (y, m, d) = civilFromDays(day)
         return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, Int(secOfDay / 3600), Int(secOfDay % 3600 / 60),
-            Int(secOfDay % 60), Int(millis))
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            y,
+            m,
+            d,
+            Int(secOfDay / 3600),
+            Int(secOfDay % 3600 / 60),
+            Int(secOfDay % 60),
+            Int(millis)
+        )
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -18,7 +18,11 @@ public struct SubjectService: Sendable {
     public init(_ deps: VigilDependencies) { self.deps = deps }
 
     /// Registers a subject (encrypting its personal data) and records `subject.created`.
-    public func register(_ registration: SubjectRegistration, by principal: Principal, request: RequestInfo)
+    public func register(
+        _ registration: SubjectRegistration,
+        by principal: Principal,
+        request: RequestInfo
+    )
         async throws -> Date
     {
         try principal.require(.subjectsWrite)
@@ -28,13 +32,22 @@ public struct SubjectService: Sendable {
             try tx.insertSubject(subject, at: now)
             var details: [String: AuditValue] = [:]
             details["fields"] = .string(
-                [subject.email == nil ? nil : "email", subject.phone == nil ? nil : "phone",
-                 subject.displayName == nil ? nil : "display_name"].compactMap { $0 }.joined(separator: ","))
+                [
+                    subject.email == nil ? nil : "email", subject.phone == nil ? nil : "phone",
+                    subject.displayName == nil ? nil : "display_name",
+                ].compactMap { $0 }.joined(separator: ",")
+            )
             try tx.appendAudit(
                 AuditEvent(
-                    action: "subject.created", actor: principal.actor,
-                    target: .init(type: "subject", id: subject.subjectID), requestID: request.requestID,
-                    sourceIP: request.sourceIP, details: details, time: now))
+                    action: "subject.created",
+                    actor: principal.actor,
+                    target: .init(type: "subject", id: subject.subjectID),
+                    requestID: request.requestID,
+                    sourceIP: request.sourceIP,
+                    details: details,
+                    time: now
+                )
+            )
         }
         return now
     }
@@ -64,13 +77,24 @@ public struct APIKeyService: Sendable {
         let token = APIKeyToken.generate()
         let now = deps.clock.now()
         let record = APIKeyRecord(
-            id: token.id, name: trimmed, secretHash: token.secretHash, scopes: scopes, createdAt: now, revokedAt: nil)
+            id: token.id,
+            name: trimmed,
+            secretHash: token.secretHash,
+            scopes: scopes,
+            createdAt: now,
+            revokedAt: nil
+        )
         try await deps.store.write { tx in
             try tx.insertAPIKey(record)
             try tx.appendAudit(
                 AuditEvent(
-                    action: "apikey.created", actor: actor, target: .init(type: "api_key", id: record.id),
-                    details: ["scopes": .string(scopes.map(\.rawValue).joined(separator: ","))], time: now))
+                    action: "apikey.created",
+                    actor: actor,
+                    target: .init(type: "api_key", id: record.id),
+                    details: ["scopes": .string(scopes.map(\.rawValue).joined(separator: ","))],
+                    time: now
+                )
+            )
         }
         return (record, token)
     }
@@ -85,7 +109,8 @@ public struct APIKeyService: Sendable {
         try await deps.store.write { tx in
             guard try tx.revokeAPIKey(id: id, at: now) else { throw VigilError.notFound(resource: "api_key") }
             try tx.appendAudit(
-                AuditEvent(action: "apikey.revoked", actor: actor, target: .init(type: "api_key", id: id), time: now))
+                AuditEvent(action: "apikey.revoked", actor: actor, target: .init(type: "api_key", id: id), time: now)
+            )
         }
     }
 }

@@ -46,14 +46,19 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
 
 /// Builds the application (server + router). `vigil serve` runs it with graceful shutdown
 /// on SIGTERM and SIGINT.
-public func buildApplication(_ deps: HTTPDependencies, settings: ServerSettings, logger: Logger)
+public func buildApplication(
+    _ deps: HTTPDependencies,
+    settings: ServerSettings,
+    logger: Logger
+)
     -> some ApplicationProtocol
 {
     let router = buildRouter(deps, settings: settings)
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "vigil"),
-        logger: logger)
+        logger: logger
+    )
 }
 
 /// Shared helpers for controllers: authentication, body decoding, JSON responses.
@@ -107,8 +112,10 @@ struct JSONResponse<Body: Encodable & Sendable>: ResponseGenerator {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(body)
         return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 }
 

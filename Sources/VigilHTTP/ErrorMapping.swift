@@ -71,7 +71,11 @@ enum ErrorMapping {
             return MappedError(status: .conflict, code: error.code, message: "\(resource) already exists", field: nil)
         case .unauthenticated:
             var m = MappedError(
-                status: .unauthorized, code: error.code, message: "missing, invalid or revoked credentials", field: nil)
+                status: .unauthorized,
+                code: error.code,
+                message: "missing, invalid or revoked credentials",
+                field: nil
+            )
             m.headers[.wwwAuthenticate] = "Bearer"
             return m
         case .forbidden(let needed):
@@ -92,7 +96,8 @@ enum ErrorMapping {
 
     static func response(for mapped: MappedError, requestID: String) -> Response {
         let body = APIErrorBody(
-            error: .init(code: mapped.code, message: mapped.message, field: mapped.field, request_id: requestID))
+            error: .init(code: mapped.code, message: mapped.message, field: mapped.field, request_id: requestID)
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data("{\"error\":{\"code\":\"internal_error\"}}".utf8)

@@ -31,8 +31,10 @@ struct HealthController {
         router.get("/openapi.yaml") { _, _ in
             guard let doc = api.deps.openAPIDocument else { throw VigilError.notFound(resource: "API description") }
             return Response(
-                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: doc)))
+                status: .ok,
+                headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: doc))
+            )
         }
     }
 }

@@ -20,7 +20,11 @@ struct VigilMiddleware: RouterMiddleware {
     ]
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         var context = context
@@ -41,7 +45,8 @@ struct VigilMiddleware: RouterMiddleware {
                 context.logger.error("unhandled error", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
                 response = ErrorMapping.response(
                     for: MappedError(status: .internalServerError, code: "internal_error", message: "internal error", field: nil),
-                    requestID: context.requestID)
+                    requestID: context.requestID
+                )
             }
         }
         for (name, value) in Self.securityHeaders where response.headers[name] == nil {
@@ -56,8 +61,10 @@ struct VigilMiddleware: RouterMiddleware {
                 "route": .string(context.endpointPath ?? "(unmatched)"),
                 "status": .stringConvertible(response.status.code),
                 "duration_ms": .string(
-                    String(format: "%.2f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)),
-            ])
+                    String(format: "%.2f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                ),
+            ]
+        )
         return response
     }
 }

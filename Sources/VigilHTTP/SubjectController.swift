@@ -28,7 +28,9 @@ struct SubjectController {
             let body = try await api.decode(CreateSubject.self, from: request)
             let created = try await SubjectService(api.deps.core).register(
                 SubjectRegistration(subjectID: body.subject_id, email: body.email, phone: body.phone, displayName: body.display_name),
-                by: principal, request: context.requestInfo)
+                by: principal,
+                request: context.requestInfo
+            )
             return JSONResponse(.created, Created(subject_id: body.subject_id, created_at: Timestamp.format(created)))
         }
     }

@@ -34,6 +34,7 @@ enum AuditAppender {
         leafInput.append(contentsOf: bytes)
         try conn.run(
             "INSERT INTO audit_entries (seq, entry, leaf_hash) VALUES (?, ?, ?)",
-            [.int(next), .blob(bytes), .blob(SHA256.hash(leafInput))])
+            [.int(next), .blob(bytes), .blob(SHA256.hash(leafInput))]
+        )
     }
 }

@@ -33,7 +33,10 @@ final class Keyring: @unchecked Sendable {
         let known = data.current
         guard
             let newest = try conn.queryOne(
-                "SELECT max(version) FROM keyring WHERE purpose = ?", [.text(Self.dataPurpose)], { $0.int(0) }),
+                "SELECT max(version) FROM keyring WHERE purpose = ?",
+                [.text(Self.dataPurpose)],
+                { $0.int(0) }
+            ),
             UInt32(newest) > known
         else { return }
         var keys = data.keys
@@ -57,7 +60,12 @@ final class Keyring: @unchecked Sendable {
     }
 
     /// Loads the keyring, creating it on first use (one transaction, audited).
-    static func loadOrBootstrap(_ conn: SQLiteConnection, master: SecretBytes, now: Date, pseudonymForBootstrap: Void = ())
+    static func loadOrBootstrap(
+        _ conn: SQLiteConnection,
+        master: SecretBytes,
+        now: Date,
+        pseudonymForBootstrap: Void = ()
+    )
         throws -> (Keyring, bootstrapped: Bool)
     {
         let count = try conn.queryOne("SELECT count(*) FROM keyring", [], { $0.int(0) }) ?? 0
@@ -71,7 +79,8 @@ final class Keyring: @unchecked Sendable {
                     let wrapped = try KeyWrap.wrap(key, purpose: purpose, version: 1, master: master)
                     try conn.run(
                         "INSERT INTO keyring (purpose, version, wrapped, created_at) VALUES (?, 1, ?, ?)",
-                        [.text(purpose), .blob(wrapped), .text(Timestamp.format(now))])
+                        [.text(purpose), .blob(wrapped), .text(Timestamp.format(now))]
+                    )
                 }
                 bootstrapped = true
             }
@@ -79,7 +88,10 @@ final class Keyring: @unchecked Sendable {
         func single(_ purpose: String) throws -> SecretBytes {
             guard
                 let wrapped = try conn.queryOne(
-                    "SELECT wrapped FROM keyring WHERE purpose = ? AND version = 1", [.text(purpose)], { $0.blob(0) }),
+                    "SELECT wrapped FROM keyring WHERE purpose = ? AND version = 1",
+                    [.text(purpose)],
+                    { $0.blob(0) }
+                ),
                 let wrapped
             else { throw StoreError.keyringIncomplete(purpose) }
             return try unwrap(wrapped, purpose: purpose, version: 1, master: master)
@@ -93,9 +105,11 @@ final class Keyring: @unchecked Sendable {
         }
         guard let current = keys.keys.max() else { throw StoreError.keyringIncomplete(dataPurpose) }
         let keyring = Keyring(
-            master: master, dataKeys: try DataKeys(keys: keys, current: current),
+            master: master,
+            dataKeys: try DataKeys(keys: keys, current: current),
             blindIndex: try KeyedHasher(key: try single(blindIndexPurpose)),
-            pseudonyms: try KeyedHasher(key: try single(pseudonymPurpose)))
+            pseudonyms: try KeyedHasher(key: try single(pseudonymPurpose))
+        )
         return (keyring, bootstrapped)
     }
 
@@ -104,14 +118,20 @@ final class Keyring: @unchecked Sendable {
     func seal(_ value: String?, table: String, column: String, rowID: String) throws -> [UInt8]? {
         guard let value else { return nil }
         return try FieldCipher.seal(
-            Array(value.utf8), context: FieldContext(table: table, column: column, rowID: rowID), keys: data)
+            Array(value.utf8),
+            context: FieldContext(table: table, column: column, rowID: rowID),
+            keys: data
+        )
     }
 
     func open(_ stored: [UInt8]?, table: String, column: String, rowID: String) throws -> String? {
         guard let stored else { return nil }
         do {
             let plain = try FieldCipher.open(
-                stored, context: FieldContext(table: table, column: column, rowID: rowID), keys: data)
+                stored,
+                context: FieldContext(table: table, column: column, rowID: rowID),
+                keys: data
+            )
             return String(decoding: plain, as: UTF8.self)
         } catch let error as CryptoError {
             // Name where, never what.

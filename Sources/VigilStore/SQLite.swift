@@ -170,7 +170,9 @@ final class Statement {
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
         let error = SQLiteError(
-            code: sqlite3_extended_errcode(connection.handle), message: String(cString: sqlite3_errmsg(connection.handle)))
+            code: sqlite3_extended_errcode(connection.handle),
+            message: String(cString: sqlite3_errmsg(connection.handle))
+        )
         sqlite3_reset(stmt)
         throw error
     }

@@ -38,8 +38,12 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
             try writer.transaction(immediate: true) {
                 try SQLiteTransaction(conn: writer, keyring: keyring).appendAudit(
                     AuditEvent(
-                        action: "keys.bootstrapped", actor: .system,
-                        details: ["data_key_version": 1, "purposes": "data,blind-index,pseudonym"], time: clock.now()))
+                        action: "keys.bootstrapped",
+                        actor: .system,
+                        details: ["data_key_version": 1, "purposes": "data,blind-index,pseudonym"],
+                        time: clock.now()
+                    )
+                )
             }
         }
     }
@@ -65,7 +69,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                 try conn.exec(migration.sql)
                 try conn.run(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    [.int(Int64(migration.version)), .text(migration.name), .text(Timestamp.format(now))])
+                    [.int(Int64(migration.version)), .text(migration.name), .text(Timestamp.format(now))]
+                )
             }
             applied.append(migration.version)
         }
@@ -127,10 +132,12 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                 let wrapped = try KeyWrap.wrap(key, purpose: Keyring.dataPurpose, version: next, master: self.keyring.master)
                 try conn.run(
                     "INSERT INTO keyring (purpose, version, wrapped, created_at) VALUES (?, ?, ?, ?)",
-                    [.text(Keyring.dataPurpose), .int(Int64(next)), .blob(wrapped), .text(Timestamp.format(now))])
+                    [.text(Keyring.dataPurpose), .int(Int64(next)), .blob(wrapped), .text(Timestamp.format(now))]
+                )
                 try self.keyring.refresh(conn)
                 try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
-                    AuditEvent(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now))
+                    AuditEvent(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now)
+                )
                 return next
             }
         }
@@ -151,11 +158,15 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     }
                 }
                 let versions = try conn.query(
-                    "SELECT version, created_at FROM keyring WHERE purpose = ? ORDER BY version", [.text(Keyring.dataPurpose)]
+                    "SELECT version, created_at FROM keyring WHERE purpose = ? ORDER BY version",
+                    [.text(Keyring.dataPurpose)]
                 ) { row in
                     let v = UInt32(row.int(0))
                     return KeyStatus.Version(
-                        version: v, createdAt: Timestamp.parse(row.text(1) ?? "") ?? .distantPast, fields: counts[v] ?? 0)
+                        version: v,
+                        createdAt: Timestamp.parse(row.text(1) ?? "") ?? .distantPast,
+                        fields: counts[v] ?? 0
+                    )
                 }
                 return KeyStatus(current: self.keyring.data.current, versions: versions)
             }
@@ -189,15 +200,20 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                         let resealed = try FieldCipher.seal(plain, context: context, keys: keys)
                         try conn.run(
                             "UPDATE \(column.table) SET \(column.column) = ? WHERE \(column.key) = ?",
-                            [.blob(resealed), .text(rowID)])
+                            [.blob(resealed), .text(rowID)]
+                        )
                         rewritten += 1
                     }
                 }
                 if rewritten > 0 {
                     try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
                         AuditEvent(
-                            action: "keys.data.rewrapped", actor: actor,
-                            details: ["fields": .int(Int64(rewritten)), "to_version": .int(Int64(keys.current))], time: now))
+                            action: "keys.data.rewrapped",
+                            actor: actor,
+                            details: ["fields": .int(Int64(rewritten)), "to_version": .int(Int64(keys.current))],
+                            time: now
+                        )
+                    )
                 }
                 return rewritten
             }

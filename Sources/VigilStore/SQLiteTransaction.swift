@@ -11,7 +11,8 @@ struct SQLiteTransaction: StoreWriting {
 
     func subject(id: String) throws -> Subject? {
         try conn.queryOne(
-            "SELECT id, email_ct, phone_ct, display_name_ct, created_at FROM subjects WHERE id = ?", [.text(id)]
+            "SELECT id, email_ct, phone_ct, display_name_ct, created_at FROM subjects WHERE id = ?",
+            [.text(id)]
         ) { row in
             let rowID = row.text(0) ?? ""
             return Subject(
@@ -19,21 +20,24 @@ struct SQLiteTransaction: StoreWriting {
                 email: try keyring.open(row.blob(1), table: "subjects", column: "email_ct", rowID: rowID),
                 phone: try keyring.open(row.blob(2), table: "subjects", column: "phone_ct", rowID: rowID),
                 displayName: try keyring.open(row.blob(3), table: "subjects", column: "display_name_ct", rowID: rowID),
-                createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast)
+                createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast
+            )
         }
     }
 
     func subjectID(email: String) throws -> String? {
         let normalised = try SubjectRegistration.normaliseEmail(email)
         return try conn.queryOne(
-            "SELECT id FROM subjects WHERE email_bidx = ?", [.blob(keyring.blindIndex.digest(domain: "subjects.email", value: normalised))]
+            "SELECT id FROM subjects WHERE email_bidx = ?",
+            [.blob(keyring.blindIndex.digest(domain: "subjects.email", value: normalised))]
         ) { $0.text(0) } ?? nil
     }
 
     func subjectID(phone: String) throws -> String? {
         let normalised = try SubjectRegistration.normalisePhone(phone)
         return try conn.queryOne(
-            "SELECT id FROM subjects WHERE phone_bidx = ?", [.blob(keyring.blindIndex.digest(domain: "subjects.phone", value: normalised))]
+            "SELECT id FROM subjects WHERE phone_bidx = ?",
+            [.blob(keyring.blindIndex.digest(domain: "subjects.phone", value: normalised))]
         ) { $0.text(0) } ?? nil
     }
 
@@ -55,22 +59,29 @@ struct SQLiteTransaction: StoreWriting {
                 .optionalBlob(s.email.map { keyring.blindIndex.digest(domain: "subjects.email", value: $0) }),
                 .optionalBlob(s.phone.map { keyring.blindIndex.digest(domain: "subjects.phone", value: $0) }),
                 .text(ts), .text(ts),
-            ])
+            ]
+        )
     }
 
     // MARK: API keys
 
     private func apiKeyRecord(_ row: Statement) -> APIKeyRecord {
         APIKeyRecord(
-            id: row.text(0) ?? "", name: row.text(1) ?? "", secretHash: row.blob(2) ?? [],
+            id: row.text(0) ?? "",
+            name: row.text(1) ?? "",
+            secretHash: row.blob(2) ?? [],
             scopes: (row.text(3) ?? "").split(separator: ",").compactMap { Scope(rawValue: String($0)) },
             createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast,
-            revokedAt: row.text(5).flatMap { Timestamp.parse($0) })
+            revokedAt: row.text(5).flatMap { Timestamp.parse($0) }
+        )
     }
 
     func apiKey(id: String) throws -> APIKeyRecord? {
         try conn.queryOne(
-            "SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys WHERE id = ?", [.text(id)], apiKeyRecord)
+            "SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys WHERE id = ?",
+            [.text(id)],
+            apiKeyRecord
+        )
     }
 
     func apiKeys() throws -> [APIKeyRecord] {
@@ -83,12 +94,15 @@ struct SQLiteTransaction: StoreWriting {
             [
                 .text(key.id), .text(key.name), .blob(key.secretHash), .text(key.scopes.map(\.rawValue).joined(separator: ",")),
                 .text(Timestamp.format(key.createdAt)),
-            ])
+            ]
+        )
     }
 
     func revokeAPIKey(id: String, at time: Date) throws -> Bool {
         try conn.run(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.text(Timestamp.format(time)), .text(id)]) == 1
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            [.text(Timestamp.format(time)), .text(id)]
+        ) == 1
     }
 
     // MARK: audit

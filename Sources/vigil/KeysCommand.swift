@@ -6,12 +6,15 @@ import VigilStore
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Create, inspect and rotate keys.",
-        subcommands: [Init.self, Status.self, Rotate.self, Rewrap.self])
+        commandName: "keys",
+        abstract: "Create, inspect and rotate keys.",
+        subcommands: [Init.self, Status.self, Rotate.self, Rewrap.self]
+    )
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write master.key, audit-signing.key (mode 0600) and audit-signing.pub; never overwrites.")
+            abstract: "Write master.key, audit-signing.key (mode 0600) and audit-signing.pub; never overwrites."
+        )
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
@@ -47,7 +50,8 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a data-key version that encrypts new writes from now on (old data stays readable).")
+            abstract: "Add a data-key version that encrypts new writes from now on (old data stays readable)."
+        )
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
@@ -61,7 +65,8 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rewrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-encrypt every stored field under the current data key, in batches; safe to interrupt and rerun.")
+            abstract: "Re-encrypt every stored field under the current data key, in batches; safe to interrupt and rerun."
+        )
         @OptionGroup var common: CommonOptions
         @Option(help: "Fields per transaction.") var batchSize: Int = 500
 
@@ -85,7 +90,10 @@ struct KeysCommand: AsyncParsableCommand {
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apikey", abstract: "Manage API keys of service clients.", subcommands: [Create.self, List.self, Revoke.self])
+        commandName: "apikey",
+        abstract: "Manage API keys of service clients.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key; prints it once, alone on stdout.")

@@ -8,7 +8,9 @@ import VigilStore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Run the HTTP service (creates keys on first run; migrates the database).")
+        commandName: "serve",
+        abstract: "Run the HTTP service (creates keys on first run; migrates the database)."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -35,14 +37,19 @@ struct ServeCommand: AsyncParsableCommand {
             let store = try common.openStore()
             let settings = ServerSettings(
                 host: host ?? env("VIGIL_HOST") ?? "127.0.0.1",
-                port: port ?? env("VIGIL_PORT").flatMap(Int.init) ?? 8080)
+                port: port ?? env("VIGIL_PORT").flatMap(Int.init) ?? 8080
+            )
             let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
             if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
             let deps = HTTPDependencies(
-                core: VigilDependencies(store: store, clock: SystemClock()), openAPIDocument: openAPI,
-                readinessChecks: ["keys": { true }])
+                core: VigilDependencies(store: store, clock: SystemClock()),
+                openAPIDocument: openAPI,
+                readinessChecks: ["keys": { true }]
+            )
             logger.info(
-                "starting", metadata: ["host": .string(settings.host), "port": .stringConvertible(settings.port), "database": .string(common.databasePath)])
+                "starting",
+                metadata: ["host": .string(settings.host), "port": .stringConvertible(settings.port), "database": .string(common.databasePath)]
+            )
             try await runServer(deps, settings: settings, logger: logger)
             logger.info("stopped")
         }

@@ -66,27 +66,49 @@ struct FoundationHTTPTests {
         let service = try TestService()
         let key = try await service.apiKey([.subjectsWrite])
         try await service.test { client in
-            try expectErrorShape(try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "#), status: .badRequest, code: "malformed_body")
+            try expectErrorShape(
+                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "#),
+                status: .badRequest,
+                code: "malformed_body"
+            )
             try expectErrorShape(try await client.post("/v1/subjects", key: key, json: "not json"), status: .badRequest, code: "malformed_body")
             try expectErrorShape(try await client.post("/v1/subjects", key: key, json: ""), status: .badRequest, code: "malformed_body")
             try expectErrorShape(
-                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": 12}"#), status: .badRequest, code: "invalid_field",
-                field: "subject_id")
+                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": 12}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "subject_id"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0009", "email": ["a"]}"#), status: .badRequest,
-                code: "invalid_field", field: "email")
+                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0009", "email": ["a"]}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "email"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects", key: key, json: #"{"email": "a@example.org"}"#), status: .badRequest, code: "invalid_field",
-                field: "subject_id")
+                try await client.post("/v1/subjects", key: key, json: #"{"email": "a@example.org"}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "subject_id"
+            )
             try expectErrorShape(
                 try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0009", "email": "not-an-email"}"#),
-                status: .badRequest, code: "invalid_field", field: "email")
+                status: .badRequest,
+                code: "invalid_field",
+                field: "email"
+            )
             try expectErrorShape(
                 try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0009", "phone": "12345"}"#),
-                status: .badRequest, code: "invalid_field", field: "phone")
+                status: .badRequest,
+                code: "invalid_field",
+                field: "phone"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "has spaces/and slashes"}"#), status: .badRequest,
-                code: "invalid_field", field: "subject_id")
+                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "has spaces/and slashes"}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "subject_id"
+            )
             let huge = #"{"subject_id": "deadbeef-0009", "display_name": ""# + String(repeating: "x", count: 20_000) + #""}"#
             try expectErrorShape(try await client.post("/v1/subjects", key: key, json: huge), status: .contentTooLarge, code: "payload_too_large")
             #expect(try await client.get("/healthz").status == .ok)
@@ -128,8 +150,10 @@ struct FoundationHTTPTests {
             var basic: HTTPFields = [.authorization: "Basic dXNlcjpwYXNz"]
             basic[.contentType] = "application/json"
             try expectErrorShape(
-                try await client.execute(uri: "/v1/subjects", method: .post, headers: basic, body: ByteBuffer(string: body)), status: .unauthorized,
-                code: "unauthenticated")
+                try await client.execute(uri: "/v1/subjects", method: .post, headers: basic, body: ByteBuffer(string: body)),
+                status: .unauthorized,
+                code: "unauthenticated"
+            )
             try expectErrorShape(try await client.post("/v1/subjects", key: auditOnly, json: body), status: .forbidden, code: "forbidden")
             #expect(try await client.post("/v1/subjects", key: good, json: body).status == .created)
         }
@@ -143,7 +167,10 @@ struct FoundationHTTPTests {
             #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0200"}"#).status == .created)
             try await service.revoke(key)
             try expectErrorShape(
-                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0201"}"#), status: .unauthorized, code: "unauthenticated")
+                try await client.post("/v1/subjects", key: key, json: #"{"subject_id": "deadbeef-0201"}"#),
+                status: .unauthorized,
+                code: "unauthenticated"
+            )
         }
     }
 
@@ -181,9 +208,11 @@ struct FoundationHTTPTests {
             }
         }
         let routes = Set(service.router().routes.map { "\($0.method.rawValue) \($0.path.description.replacingOccurrences(of: ":", with: "{"))" })
-        let normalisedRoutes = Set(routes.map { route in
-            route.split(separator: "/").map { $0.hasPrefix("{") ? "\($0)}" : String($0) }.joined(separator: "/")
-        })
+        let normalisedRoutes = Set(
+            routes.map { route in
+                route.split(separator: "/").map { $0.hasPrefix("{") ? "\($0)}" : String($0) }.joined(separator: "/")
+            }
+        )
         #expect(!described.isEmpty)
         #expect(described == normalisedRoutes)
         try await service.test { client in

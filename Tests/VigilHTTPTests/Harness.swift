@@ -37,7 +37,9 @@ final class LogCapture: @unchecked Sendable {
 
         func log(event: LogEvent) {
             let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append("\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+            capture.append(
+                "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            )
         }
     }
 }
@@ -57,8 +59,10 @@ struct TestService {
 
     var deps: HTTPDependencies {
         HTTPDependencies(
-            core: VigilDependencies(store: store, clock: clock), openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
-            readinessChecks: ["keys": { true }])
+            core: VigilDependencies(store: store, clock: clock),
+            openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
+            readinessChecks: ["keys": { true }]
+        )
     }
 
     static var repoRoot: URL {
@@ -103,8 +107,13 @@ extension TestClientProtocol {
 /// The one error shape: `{"error": {"code", "message", "request_id"[, "field"]}}`, with the
 /// request id equal to the `X-Request-Id` header. Returns the code.
 @discardableResult
-func expectErrorShape(_ response: TestResponse, status: HTTPResponse.Status, code: String, field: String? = nil,
-                      sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+func expectErrorShape(
+    _ response: TestResponse,
+    status: HTTPResponse.Status,
+    code: String,
+    field: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> String {
     #expect(response.status == status, sourceLocation: sourceLocation)
     #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, sourceLocation: sourceLocation)
     let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]

@@ -20,17 +20,25 @@ private func rawBlob(_ path: String, _ sql: String) throws -> [UInt8]? {
 }
 
 private let alice = SubjectRegistration(
-    subjectID: "deadbeef-0001", email: "Zebra.Quokka-7731@Example.org", phone: "+49 151 7731 0042",
-    displayName: "Quillon Zebrafinch")
+    subjectID: "deadbeef-0001",
+    email: "Zebra.Quokka-7731@Example.org",
+    phone: "+49 151 7731 0042",
+    displayName: "Quillon Zebrafinch"
+)
 private let bob = SubjectRegistration(
-    subjectID: "deadbeef-0002", email: "otter@example.net", phone: "+4915100000002", displayName: "Bob Otter")
+    subjectID: "deadbeef-0002",
+    email: "otter@example.net",
+    phone: "+4915100000002",
+    displayName: "Bob Otter"
+)
 
 private func insert(_ store: SQLiteStore, _ s: SubjectRegistration, clock: TestClock) async throws {
     let v = try s.validated()
     try await store.write { tx in
         try tx.insertSubject(v, at: clock.now())
         try tx.appendAudit(
-            AuditEvent(action: "subject.created", actor: .system, target: .init(type: "subject", id: v.subjectID), time: clock.now()))
+            AuditEvent(action: "subject.created", actor: .system, target: .init(type: "subject", id: v.subjectID), time: clock.now())
+        )
     }
 }
 
@@ -65,7 +73,11 @@ struct SQLiteStoreTests {
         let store = try open()
         try await insert(store, alice, clock: clock)
         await #expect(throws: VigilError.alreadyExists(resource: "subject")) {
-            try await insert(store, SubjectRegistration(subjectID: alice.subjectID, email: "x@example.com", phone: nil, displayName: nil), clock: clock)
+            try await insert(
+                store,
+                SubjectRegistration(subjectID: alice.subjectID, email: "x@example.com", phone: nil, displayName: nil),
+                clock: clock
+            )
         }
         #expect(try await store.read { try $0.subject(id: alice.subjectID)?.email } == "zebra.quokka-7731@example.org")
     }
@@ -94,7 +106,11 @@ struct SQLiteStoreTests {
         var blob = try #require(try rawBlob(path, "SELECT email_ct FROM subjects WHERE id = 'deadbeef-0001'"))
         blob[blob.count - 3] ^= 0x01
         try raw(path, "UPDATE subjects SET email_ct = ? WHERE id = 'deadbeef-0001'", [.blob(blob)])
-        await #expect(throws: VigilError.dataIntegrity(reason: "subjects.email_ct of one row failed to decrypt: ciphertext failed authentication (altered, moved or wrong key)")) {
+        await #expect(
+            throws: VigilError.dataIntegrity(
+                reason: "subjects.email_ct of one row failed to decrypt: ciphertext failed authentication (altered, moved or wrong key)"
+            )
+        ) {
             try await store.read { try $0.subject(id: "deadbeef-0001") }
         }
     }
@@ -115,8 +131,15 @@ struct SQLiteStoreTests {
         let store = try open()
         for i in 0..<25 {
             try await insert(
-                store, SubjectRegistration(subjectID: "deadbeef-\(1000 + i)", email: "user\(i)@example.org", phone: "+4915100001\(100 + i)", displayName: "User \(i)"),
-                clock: clock)
+                store,
+                SubjectRegistration(
+                    subjectID: "deadbeef-\(1000 + i)",
+                    email: "user\(i)@example.org",
+                    phone: "+4915100001\(100 + i)",
+                    displayName: "User \(i)"
+                ),
+                clock: clock
+            )
         }
         let before = try await store.keyStatus()
         #expect(before.current == 1)
