@@ -70,6 +70,9 @@ struct HMACTests {
     func emptyKeyAndMessage(_ vector: EmptyCase) throws {
         let algorithm = try #require(HMAC.Algorithm(rawValue: vector.algorithm))
         #expect(hexString(try HMAC.authenticate(algorithm, key: [UInt8](), message: [UInt8]())) == vector.mac)
+        // Buffers with no base address at all, the case the raw-buffer entry point must handle itself.
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        #expect(hexString(try HMAC.authenticate(algorithm, key: none, message: none)) == vector.mac)
         let emptySecret = try SecretBytes(copying: [UInt8]())
         #expect(hexString(try HMAC.authenticate(algorithm, key: emptySecret, message: [UInt8]())) == vector.mac)
     }
