@@ -11,7 +11,8 @@ import Darwin
 #endif
 
 /// Key files: created exclusive and 0600, never overwritten, refused when others can read them.
-@Suite("KeyFile")
+/// Serialized: one test changes the process umask, which the others must not see.
+@Suite("KeyFile", .serialized)
 struct KeyFileTests {
     static func mode(of path: String) -> mode_t {
         var st = stat()
