@@ -83,15 +83,34 @@ public enum ByteEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes base32, case-insensitive, ignoring `=` padding and spaces; nil on other characters.
+    /// Decodes base32, case-insensitive, ignoring spaces; `=` padding is optional but, when
+    /// present, only at the end and to a whole 8-character group. Nil on any other character, on a
+    /// length no encoder produces (1, 3 or 6 characters in the last group), and on non-zero bits
+    /// after the last whole byte (RFC 4648 sections 3.5 and 6: only the canonical form is accepted).
     public static func fromBase32(_ text: String) -> [UInt8]? {
-        var out = [UInt8]()
-        var buffer: UInt32 = 0
-        var bits = 0
+        var symbols = [UInt8]()
+        var padding = 0
         for c in text.utf8 {
-            if c == UInt8(ascii: "=") || c == UInt8(ascii: " ") { continue }
+            if c == UInt8(ascii: " ") { continue }
+            if c == UInt8(ascii: "=") {
+                padding += 1
+                continue
+            }
+            guard padding == 0 else { return nil }  // data after padding
             let upper = (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) ? c - 32 : c
             guard let v = base32Alphabet.firstIndex(of: upper) else { return nil }
+            symbols.append(UInt8(v))
+        }
+        // Characters in the last group: 0, 2, 4, 5 or 7 (8, 16, 24 or 32 bits and a remainder).
+        guard [0, 2, 4, 5, 7].contains(symbols.count % 8) else { return nil }
+        if padding > 0 {
+            guard symbols.count % 8 != 0, (symbols.count + padding) % 8 == 0 else { return nil }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(symbols.count * 5 / 8)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for v in symbols {
             buffer = buffer << 5 | UInt32(v)
             bits += 5
             if bits >= 8 {
@@ -99,6 +118,8 @@ public enum ByteEncoding {
                 bits -= 8
             }
         }
+        // The bits left over must be the zero fill of the last character.
+        guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }

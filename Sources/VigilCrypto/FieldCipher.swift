@@ -33,6 +33,7 @@ public struct DataKeys: Sendable {
 ///
 /// Stored form (a BLOB): `0x01 ‖ key version (u32, big-endian) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`.
 /// Associated data: `"vigil.field.v1" 0x00 table 0x00 column 0x00 rowID 0x00 ‖ the 5 header bytes`.
+/// A context part containing 0x00 is refused (`malformed`), so the encoding stays unambiguous.
 /// The header is authenticated too, so the version cannot be swapped. Byte 1…4 being the
 /// version in big-endian lets SQL find fields still under an old key with
 /// `substr(col, 2, 4) < x'…'` without decrypting.
@@ -41,6 +42,7 @@ public enum FieldCipher {
     public static let headerBytes = 5
 
     public static func seal(_ plaintext: [UInt8], context: FieldContext, keys: DataKeys) throws -> [UInt8] {
+        try checkContext(context)
         let version = keys.current
         guard let key = keys.keys[version] else { throw CryptoError.unknownKeyVersion(version) }
         let header = header(version: version)
@@ -53,6 +55,7 @@ public enum FieldCipher {
     }
 
     public static func open(_ stored: [UInt8], context: FieldContext, keys: DataKeys) throws -> [UInt8] {
+        try checkContext(context)
         let version = try keyVersion(of: stored)
         guard let key = keys.keys[version] else { throw CryptoError.unknownKeyVersion(version) }
         let header = Array(stored[0..<headerBytes])
@@ -73,6 +76,15 @@ public enum FieldCipher {
 
     public static func header(version: UInt32) -> [UInt8] {
         [formatByte, UInt8(version >> 24), UInt8(version >> 16 & 0xff), UInt8(version >> 8 & 0xff), UInt8(version & 0xff)]
+    }
+
+    /// The context parts are joined with 0x00, so a part containing 0x00 could give two different
+    /// contexts the same associated data (table "a\0b", column "c" and table "a", column "b\0c").
+    /// Such a context is refused rather than encoded ambiguously.
+    static func checkContext(_ c: FieldContext) throws {
+        for part in [c.table, c.column, c.rowID] where part.utf8.contains(0) {
+            throw CryptoError.malformed("field context")
+        }
     }
 
     static func associatedData(_ c: FieldContext, header: [UInt8]) -> [UInt8] {

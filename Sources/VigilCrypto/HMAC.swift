@@ -33,12 +33,19 @@ public enum HMAC {
         var outLength = 0
         let ok: Bool = algorithm.rawValue.withCString { name in
             var params = [vigil_ossl_param_digest(name), vigil_ossl_param_end()]
-            // An empty key is legal for HMAC; OpenSSL wants a non-null pointer.
-            var empty: UInt8 = 0
-            let keyPointer =
-                key.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                ?? withUnsafePointer(to: &empty) { UnsafePointer($0) }
-            guard EVP_MAC_init(ctx, keyPointer, key.count, &params) == 1 else { return false }
+            // An empty key is legal for HMAC; OpenSSL wants a non-null pointer. The placeholder is
+            // used only inside the closure that lends its address.
+            func initialise(_ keyPointer: UnsafePointer<UInt8>) -> Bool {
+                EVP_MAC_init(ctx, keyPointer, key.count, &params) == 1
+            }
+            var placeholder: UInt8 = 0
+            let initialised =
+                if let base = key.baseAddress {
+                    initialise(base.assumingMemoryBound(to: UInt8.self))
+                } else {
+                    withUnsafePointer(to: &placeholder) { initialise($0) }
+                }
+            guard initialised else { return false }
             if message.count > 0 {
                 guard
                     EVP_MAC_update(ctx, message.baseAddress!.assumingMemoryBound(to: UInt8.self), message.count)

@@ -60,9 +60,13 @@ public enum PasswordHash {
 
     /// True when `encoded` was made with other parameters than `cost` (or another algorithm).
     public static func needsRehash(_ encoded: String, cost: Argon2idCost) -> Bool {
+        guard (try? Sodium.ready()) != nil else { return true }
         var str = Array(encoded.utf8CString)
         guard str.count <= Int(crypto_pwhash_strbytes()) else { return true }
         str.append(contentsOf: [CChar](repeating: 0, count: Int(crypto_pwhash_strbytes()) - str.count))
-        return crypto_pwhash_str_needs_rehash(&str, cost.opsLimit, cost.memLimit) != 0
+        // Not crypto_pwhash_str_needs_rehash: it dispatches on the prefix and answers 0 for an
+        // argon2i string with the same t and m. The argon2id variant answers -1 (rehash) for
+        // anything that is not argon2id.
+        return crypto_pwhash_argon2id_str_needs_rehash(&str, cost.opsLimit, cost.memLimit) != 0
     }
 }
