@@ -44,13 +44,16 @@ public enum Ed25519 {
             var sig = [UInt8](repeating: 0, count: signatureBytes)
             secret.withUnsafeBytes { sk in
                 message.withUnsafeBytes { m in
-                    _ = crypto_sign_detached(
+                    let rc = crypto_sign_detached(
                         &sig,
                         nil,
                         m.baseAddress?.assumingMemoryBound(to: UInt8.self),
                         UInt64(m.count),
                         sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
                     )
+                    // crypto_sign_detached cannot fail for a well-formed key; a failure here is
+                    // memory corruption, and a missing signature must never pass silently.
+                    precondition(rc == 0, "crypto_sign_detached failed")
                 }
             }
             return sig

@@ -60,30 +60,63 @@ public enum KeyFile {
         var written = 0
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { throw KeyFileError.writeFailed(path: path) }
+            if n <= 0 {
+                unlink(path)
+                throw KeyFileError.writeFailed(path: path)
+            }
             written += n
         }
-        guard fsync(fd) == 0 else { throw KeyFileError.writeFailed(path: path) }
+        guard fsync(fd) == 0 else {
+            // A partial key file would block the retry with `.exists`.
+            unlink(path)
+            throw KeyFileError.writeFailed(path: path)
+        }
     }
 
     /// Checks that a secret key file is private to its owner (no group/other bits).
     public static func checkPrivate(path: String) throws {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
+        let fd = try openPrivate(path: path)
+        close(fd)
+    }
+
+    /// Opens a secret file without following a symlink and checks, on the open descriptor (so
+    /// the file cannot change between check and read), that it is a regular file with no
+    /// group or other permission bits.
+    private static func openPrivate(path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
             throw errno == ENOENT ? KeyFileError.missing(path: path) : KeyFileError.unreadable(path: path)
         }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw KeyFileError.unreadable(path: path)
+        }
         let mode = UInt16(st.st_mode & 0o777)
-        if mode & 0o077 != 0 { throw KeyFileError.tooOpen(path: path, mode: mode) }
+        if mode & 0o077 != 0 {
+            close(fd)
+            throw KeyFileError.tooOpen(path: path, mode: mode)
+        }
+        return fd
     }
 
     /// Reads a secret key file written by `createSecret`, after checking its permissions.
     public static func readSecret(path: String, label: String, byteCount: Int) throws -> SecretBytes {
-        try checkPrivate(path: path)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KeyFileError.unreadable(path: path)
+        let fd = try openPrivate(path: path)
+        defer { close(fd) }
+        var text = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 512)
+        defer {
+            for i in text.indices { text[i] = 0 }
+            for i in chunk.indices { chunk[i] = 0 }
         }
-        var text = [UInt8](data)
-        defer { for i in text.indices { text[i] = 0 } }
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { throw KeyFileError.unreadable(path: path) }
+            if n == 0 { break }
+            text.append(contentsOf: chunk[0..<n])
+            if text.count > 4096 { throw KeyFileError.malformed(path: path) }
+        }
         let line = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = line.split(separator: " ")
         guard parts.count == 2, parts[0] == label, var raw = ByteEncoding.fromBase64(String(parts[1])),
