@@ -111,7 +111,8 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilCoreTests",
-            dependencies: ["VigilCore", "VigilTestSupport"],
+            dependencies: ["VigilCore", "VigilCrypto", "VigilTestSupport"],
+            resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
