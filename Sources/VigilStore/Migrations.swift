@@ -48,6 +48,59 @@ enum Migrations {
             CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
             BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
             """
-        )
+        ),
+        (
+            2, "second factors",
+            """
+            -- An enrolment waits here until a valid code activates it; the active secret (if any)
+            -- stays in totp_credentials until then, so re-enrolment never locks anyone out.
+            CREATE TABLE totp_enrolments (
+                subject_id  TEXT PRIMARY KEY REFERENCES subjects (id),
+                secret_ct   BLOB    NOT NULL,
+                algorithm   TEXT    NOT NULL,
+                digits      INTEGER NOT NULL,
+                period      INTEGER NOT NULL,
+                created_at  TEXT    NOT NULL
+            ) STRICT;
+
+            -- last_step: the last accepted time step; a code at or before it is never accepted.
+            CREATE TABLE totp_credentials (
+                subject_id    TEXT PRIMARY KEY REFERENCES subjects (id),
+                secret_ct     BLOB    NOT NULL,
+                algorithm     TEXT    NOT NULL,
+                digits        INTEGER NOT NULL,
+                period        INTEGER NOT NULL,
+                last_step     INTEGER,
+                activated_at  TEXT    NOT NULL
+            ) STRICT;
+
+            -- Consecutive failures per subject and factor (password, totp, recovery_code).
+            -- locked_until NULL: not locked; 'indefinite': until an agent or recovery unlocks it.
+            CREATE TABLE factor_failures (
+                subject_id    TEXT    NOT NULL REFERENCES subjects (id),
+                factor        TEXT    NOT NULL,
+                consecutive   INTEGER NOT NULL,
+                locked_until  TEXT,
+                PRIMARY KEY (subject_id, factor)
+            ) STRICT;
+
+            -- Recovery codes as keyed hashes (BLAKE2b under the blind-index key); single use.
+            CREATE TABLE recovery_codes (
+                subject_id  TEXT NOT NULL REFERENCES subjects (id),
+                code_hash   BLOB NOT NULL,
+                set_id      TEXT NOT NULL,
+                created_at  TEXT NOT NULL,
+                used_at     TEXT,
+                PRIMARY KEY (subject_id, code_hash)
+            ) STRICT;
+
+            -- Fixed-window request counters (rate limits that hold across instances).
+            CREATE TABLE rate_counters (
+                key           TEXT    PRIMARY KEY,
+                window_start  INTEGER NOT NULL,
+                count         INTEGER NOT NULL
+            ) STRICT;
+            """
+        ),
     ]
 }

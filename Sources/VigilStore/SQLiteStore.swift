@@ -233,5 +233,7 @@ enum EncryptedColumns {
         Column(table: "subjects", key: "id", column: "email_ct"),
         Column(table: "subjects", key: "id", column: "phone_ct"),
         Column(table: "subjects", key: "id", column: "display_name_ct"),
+        Column(table: "totp_enrolments", key: "subject_id", column: "secret_ct"),
+        Column(table: "totp_credentials", key: "subject_id", column: "secret_ct"),
     ]
 }
