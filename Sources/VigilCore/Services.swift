@@ -4,10 +4,27 @@ import Foundation
 public struct VigilDependencies: Sendable {
     public var store: any DataStore
     public var clock: any VigilClock
+    public var policies: PolicySet
 
-    public init(store: any DataStore, clock: any VigilClock) {
+    public init(store: any DataStore, clock: any VigilClock, policies: PolicySet) {
         self.store = store
         self.clock = clock
+        self.policies = policies
+    }
+}
+
+/// Start-of-run bookkeeping.
+public enum RunRecord {
+    /// The first audit entry of each run: which policies are in force (their digest), so an
+    /// auditor can tie every later decision to reviewed policy text.
+    public static func recordStart(_ deps: VigilDependencies, component: String) async throws {
+        let now = deps.clock.now()
+        try await deps.store.write { tx in
+            try tx.appendAudit(
+                AuditEvent(
+                    action: "service.started", actor: .system,
+                    details: ["component": .string(component), "policy_digest": .string(deps.policies.digest)], time: now))
+        }
     }
 }
 
@@ -55,15 +72,21 @@ public struct SubjectService: Sendable {
 
 /// Service-client authentication and API-key administration.
 public struct APIKeyService: Sendable {
-    let deps: VigilDependencies
+    let store: any DataStore
+    let clock: any VigilClock
 
-    public init(_ deps: VigilDependencies) { self.deps = deps }
+    public init(store: any DataStore, clock: any VigilClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public init(_ deps: VigilDependencies) { self.init(store: deps.store, clock: deps.clock) }
 
     /// Resolves a presented bearer token to a principal; every failure is `unauthenticated`
     /// (malformed, unknown, wrong secret, revoked look the same to the caller).
     public func authenticate(bearer: String?) async throws -> Principal {
         guard let bearer, let token = APIKeyToken.parse(bearer) else { throw VigilError.unauthenticated }
-        let record = try await deps.store.read { try $0.apiKey(id: token.id) }
+        let record = try await store.read { try $0.apiKey(id: token.id) }
         guard let record, token.matches(record), record.revokedAt == nil else { throw VigilError.unauthenticated }
         return .service(keyID: record.id, name: record.name, scopes: record.scopes)
     }
@@ -75,7 +98,7 @@ public struct APIKeyService: Sendable {
             throw VigilError.invalidField(field: "name", reason: "must be 1-100 characters")
         }
         let token = APIKeyToken.generate()
-        let now = deps.clock.now()
+        let now = clock.now()
         let record = APIKeyRecord(
             id: token.id,
             name: trimmed,
@@ -84,7 +107,7 @@ public struct APIKeyService: Sendable {
             createdAt: now,
             revokedAt: nil
         )
-        try await deps.store.write { tx in
+        try await store.write { tx in
             try tx.insertAPIKey(record)
             try tx.appendAudit(
                 AuditEvent(
@@ -100,13 +123,13 @@ public struct APIKeyService: Sendable {
     }
 
     public func list() async throws -> [APIKeyRecord] {
-        try await deps.store.read { try $0.apiKeys() }
+        try await store.read { try $0.apiKeys() }
     }
 
     /// Revokes a key at once: the next request with it is refused.
     public func revoke(id: String, actor: AuditActor) async throws {
-        let now = deps.clock.now()
-        try await deps.store.write { tx in
+        let now = clock.now()
+        try await store.write { tx in
             guard try tx.revokeAPIKey(id: id, at: now) else { throw VigilError.notFound(resource: "api_key") }
             try tx.appendAudit(
                 AuditEvent(action: "apikey.revoked", actor: actor, target: .init(type: "api_key", id: id), time: now)

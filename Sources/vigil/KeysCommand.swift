@@ -105,7 +105,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             try await reporting {
                 let parsed = try Scope.parseList(scopes)
                 let store = try common.openStore()
-                let (record, token) = try await APIKeyService(VigilDependencies(store: store, clock: SystemClock()))
+                let (record, token) = try await APIKeyService(store: store, clock: SystemClock())
                     .create(name: name, scopes: parsed, actor: .cli("apikey create"))
                 print(token.revealOnce())
                 Console.info("created api key \(record.id) (\(record.name)) with scopes \(parsed.map(\.rawValue).joined(separator: ","))")
@@ -120,7 +120,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let keys = try await APIKeyService(VigilDependencies(store: try common.openStore(), clock: SystemClock())).list()
+                let keys = try await APIKeyService(store: try common.openStore(), clock: SystemClock()).list()
                 for k in keys {
                     let state = k.revokedAt.map { "revoked \(Timestamp.format($0))" } ?? "active"
                     print("\(k.id)  \(k.name)  \(k.scopes.map(\.rawValue).joined(separator: ","))  \(Timestamp.format(k.createdAt))  \(state)")
@@ -136,7 +136,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                try await APIKeyService(VigilDependencies(store: try common.openStore(), clock: SystemClock()))
+                try await APIKeyService(store: try common.openStore(), clock: SystemClock())
                     .revoke(id: id, actor: .cli("apikey revoke"))
                 Console.info("revoked api key \(id)")
             }

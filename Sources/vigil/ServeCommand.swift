@@ -34,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
                 Console.hint("back up \(keys.dir)/ now: without master.key the data cannot be read")
             }
             try keys.checkPermissions()
+            let policies = try common.loadPolicies()
             let store = try common.openStore()
             let settings = ServerSettings(
                 host: host ?? env("VIGIL_HOST") ?? "127.0.0.1",
@@ -41,10 +42,12 @@ struct ServeCommand: AsyncParsableCommand {
             )
             let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
             if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
+            let core = VigilDependencies(store: store, clock: SystemClock(), policies: policies)
+            try await RunRecord.recordStart(core, component: "serve")
             let deps = HTTPDependencies(
-                core: VigilDependencies(store: store, clock: SystemClock()),
+                core: core,
                 openAPIDocument: openAPI,
-                readinessChecks: ["keys": { true }]
+                readinessChecks: ["keys": { true }, "policies": { true }]
             )
             logger.info(
                 "starting",

@@ -10,7 +10,7 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Account recovery and verification for a crypto-wallet platform.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, KeysCommand.self, APIKeyCommand.self,
+            ServeCommand.self, MigrateCommand.self, KeysCommand.self, APIKeyCommand.self, PolicyCommand.self,
         ]
     )
 }

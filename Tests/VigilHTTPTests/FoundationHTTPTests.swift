@@ -34,7 +34,7 @@ struct FoundationHTTPTests {
         try await service.test { client in
             let r = try await client.get("/readyz")
             #expect(r.status == .ok)
-            #expect(try json(r)["checks"] as? [String: String] == ["database": "ok", "keys": "ok"])
+            #expect(try json(r)["checks"] as? [String: String] == ["database": "ok", "keys": "ok", "policies": "ok"])
         }
     }
 

@@ -52,14 +52,17 @@ struct TestService {
     let logs = LogCapture()
     let settings = ServerSettings(maxBodyBytes: 16 * 1024)
 
+    let policies: PolicySet
+
     init() throws {
+        policies = try PolicySet.load(directory: Self.repoRoot.appendingPathComponent("Policies"))
         dir = try TemporaryDirectory()
         store = try SQLiteStore(path: dir.file("vigil.sqlite"), masterKey: Fixtures.masterKey(), clock: clock)
     }
 
     var deps: HTTPDependencies {
         HTTPDependencies(
-            core: VigilDependencies(store: store, clock: clock),
+            core: VigilDependencies(store: store, clock: clock, policies: policies),
             openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
             readinessChecks: ["keys": { true }]
         )
