@@ -124,12 +124,12 @@ final class PolicyReader {
             report(.wrongType, at: path, "expected an integer, found \(Self.found(node))", node: node)
             return nil
         }
-        guard Self.isDecimal(scalar.string), let value = Int(scalar.string) else {
+        guard Self.isDecimal(scalar.string) else {
             report(.wrongType, at: path, "expected a decimal integer, found \(scalar.string)", node: node)
             return nil
         }
-        guard range.contains(value) else {
-            report(.outOfRange, at: path, "\(value) is out of range (\(Self.range(range, source)))", node: node)
+        guard let value = Int(scalar.string), range.contains(value) else {
+            report(.outOfRange, at: path, "\(scalar.string) is out of range (\(Self.range(range, source)))", node: node)
             return nil
         }
         return value

@@ -300,6 +300,12 @@ public struct RecoveryPolicy: Sendable, Equatable {
             public var score: Int
             /// In `Rule.allCases` order.
             public var rules: [Rule]
+
+            public init(decision: Decision, score: Int, rules: [Rule]) {
+                self.decision = decision
+                self.score = score
+                self.rules = rules
+            }
         }
 
         public func scoring(_ rule: Rule) -> Scoring {

@@ -113,6 +113,11 @@ public struct SLAPolicy: Sendable, Equatable {
     public struct Triage: Sendable, Equatable {
         public var priority: CasePriority
         public var rules: [String]
+
+        public init(priority: CasePriority, rules: [String]) {
+            self.priority = priority
+            self.rules = rules
+        }
     }
 
     /// The most urgent priority of all matching rules, else `defaultPriority`.
