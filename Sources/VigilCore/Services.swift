@@ -22,8 +22,12 @@ public enum RunRecord {
         try await deps.store.write { tx in
             try tx.appendAudit(
                 AuditEvent(
-                    action: "service.started", actor: .system,
-                    details: ["component": .string(component), "policy_digest": .string(deps.policies.digest)], time: now))
+                    action: "service.started",
+                    actor: .system,
+                    details: ["component": .string(component), "policy_digest": .string(deps.policies.digest)],
+                    time: now
+                )
+            )
         }
     }
 }

@@ -4,11 +4,15 @@ import VigilCore
 
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "Work with the policy files.", subcommands: [Check.self])
+        commandName: "policy",
+        abstract: "Work with the policy files.",
+        subcommands: [Check.self]
+    )
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a policy folder; prints every problem with its file, key path and reason.")
+            abstract: "Validate a policy folder; prints every problem with its file, key path and reason."
+        )
 
         @Argument(help: "The folder (default: --policies-dir, VIGIL_POLICIES_DIR, or Policies).")
         var directory: String?

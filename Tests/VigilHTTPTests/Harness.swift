@@ -64,7 +64,7 @@ struct TestService {
         HTTPDependencies(
             core: VigilDependencies(store: store, clock: clock, policies: policies),
             openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
-            readinessChecks: ["keys": { true }]
+            readinessChecks: ["keys": { true }, "policies": { true }]
         )
     }
 
