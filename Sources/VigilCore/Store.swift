@@ -1,4 +1,5 @@
 import Foundation
+import VigilCrypto
 
 /// The storage contract. Core defines it; `VigilStore` implements it on SQLite.
 ///
@@ -16,7 +17,7 @@ public protocol DataStore: Sendable {
     func ping() async -> Bool
 }
 
-public protocol StoreReading {
+public protocol StoreReading: SecondFactorReading {
     func subject(id: String) throws -> Subject?
     func subjectID(email: String) throws -> String?
     func subjectID(phone: String) throws -> String?
@@ -24,7 +25,7 @@ public protocol StoreReading {
     func apiKeys() throws -> [APIKeyRecord]
 }
 
-public protocol StoreWriting: StoreReading {
+public protocol StoreWriting: StoreReading, SecondFactorWriting {
     /// Inserts a subject; throws `VigilError.alreadyExists` when the id is taken.
     func insertSubject(_ subject: SubjectRegistration, at time: Date) throws
     func insertAPIKey(_ key: APIKeyRecord) throws
@@ -63,4 +64,79 @@ public struct KeyStatus: Sendable, Equatable {
         self.versions = versions
     }
     public var fieldsNotCurrent: Int { versions.filter { $0.version != current }.reduce(0) { $0 + $1.fields } }
+}
+
+/// A TOTP secret with its parameters, pending (enrolment) or active (credential).
+public struct TOTPRecord: Sendable {
+    public var secret: SecretBytes
+    public var algorithm: OneTimePassword.Algorithm
+    public var digits: Int
+    public var period: Int
+    /// The last accepted time step (active credentials only).
+    public var lastStep: UInt64?
+    /// When the enrolment started, or when the credential was activated.
+    public var since: Date
+
+    public init(
+        secret: SecretBytes, algorithm: OneTimePassword.Algorithm, digits: Int, period: Int, lastStep: UInt64?, since: Date
+    ) {
+        self.secret = secret
+        self.algorithm = algorithm
+        self.digits = digits
+        self.period = period
+        self.lastStep = lastStep
+        self.since = since
+    }
+}
+
+/// Consecutive failures of one factor of one subject, and the lock they caused.
+public struct FactorState: Sendable, Equatable {
+    public var consecutiveFailures: Int
+    /// Locked until this time; nil when not locked by time.
+    public var lockedUntil: Date?
+    /// Locked until an agent or a completed recovery unlocks it.
+    public var lockedIndefinitely: Bool
+
+    public init(consecutiveFailures: Int = 0, lockedUntil: Date? = nil, lockedIndefinitely: Bool = false) {
+        self.consecutiveFailures = consecutiveFailures
+        self.lockedUntil = lockedUntil
+        self.lockedIndefinitely = lockedIndefinitely
+    }
+
+    public static let clear = FactorState()
+
+    /// Seconds until an attempt may succeed again; nil when not locked at `now`.
+    public func retryAfter(now: Date) -> Int? {
+        if lockedIndefinitely { return 86_400 }
+        guard let until = lockedUntil, until > now else { return nil }
+        return max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+    }
+}
+
+/// Second-factor storage.
+public protocol SecondFactorReading {
+    func totpCredential(subjectID: String) throws -> TOTPRecord?
+    func totpEnrolment(subjectID: String) throws -> TOTPRecord?
+    func factorState(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> FactorState
+    func recoveryCodesRemaining(subjectID: String) throws -> Int
+}
+
+public protocol SecondFactorWriting: SecondFactorReading {
+    /// Starts (or restarts) an enrolment; an active credential is untouched.
+    func saveTOTPEnrolment(subjectID: String, _ record: TOTPRecord) throws
+    /// Makes the pending enrolment the active credential, with `acceptedStep` as its last step.
+    func activateTOTP(subjectID: String, acceptedStep: UInt64, at time: Date) throws
+    /// Removes the active credential and any pending enrolment; false when there was neither.
+    func removeTOTP(subjectID: String) throws -> Bool
+    /// Records `step` as accepted when it is after the stored last step; false otherwise
+    /// (a concurrent request accepted this step or a later one first).
+    func advanceTOTPStep(subjectID: String, to step: UInt64) throws -> Bool
+    func setFactorState(subjectID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws
+    /// Replaces the subject's recovery codes (stored as keyed hashes) with `codes`.
+    func replaceRecoveryCodes(subjectID: String, codes: [String], setID: String, at time: Date) throws
+    /// Marks `code` used if it is an unused code of the subject; false otherwise.
+    func consumeRecoveryCode(subjectID: String, code: String, at time: Date) throws -> Bool
+    /// Counts one request against a fixed-window limit; returns the seconds to wait when the
+    /// limit is exceeded, nil when the request is within it.
+    func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
 }

@@ -139,6 +139,23 @@ final class Keyring: @unchecked Sendable {
         }
     }
 
+    func sealSecret(_ secret: SecretBytes, table: String, column: String, rowID: String) throws -> [UInt8] {
+        var plain = secret.exportForKeyFile()
+        defer { for i in plain.indices { plain[i] = 0 } }
+        return try FieldCipher.seal(plain, context: FieldContext(table: table, column: column, rowID: rowID), keys: data)
+    }
+
+    func openSecret(_ stored: [UInt8], table: String, column: String, rowID: String) throws -> SecretBytes {
+        do {
+            var plain = try FieldCipher.open(
+                stored, context: FieldContext(table: table, column: column, rowID: rowID), keys: data)
+            defer { for i in plain.indices { plain[i] = 0 } }
+            return try SecretBytes(copying: plain)
+        } catch let error as CryptoError {
+            throw VigilError.dataIntegrity(reason: "\(table).\(column) of one row failed to decrypt: \(error)")
+        }
+    }
+
     func pseudonym(_ kind: String, _ id: String) -> String {
         ByteEncoding.hex(pseudonyms.digest(domain: "audit.\(kind)", value: id))
     }

@@ -1,0 +1,154 @@
+import Foundation
+import VigilCore
+import VigilCrypto
+
+/// TOTP secrets (encrypted, bound to table, column and subject), factor failure counters,
+/// recovery codes (keyed hashes) and rate counters.
+extension SQLiteTransaction {
+    private func totpRecord(_ table: String, _ row: Statement, subjectID: String) throws -> TOTPRecord {
+        guard let algorithm = OneTimePassword.Algorithm(rawValue: row.text(1) ?? "") else {
+            throw VigilError.dataIntegrity(reason: "\(table).algorithm of one row is unknown")
+        }
+        return TOTPRecord(
+            secret: try keyring.openSecret(row.blob(0) ?? [], table: table, column: "secret_ct", rowID: subjectID),
+            algorithm: algorithm, digits: Int(row.int(2)), period: Int(row.int(3)),
+            lastStep: row.isNull(4) ? nil : UInt64(row.int(4)), since: Timestamp.parse(row.text(5) ?? "") ?? .distantPast)
+    }
+
+    func totpCredential(subjectID: String) throws -> TOTPRecord? {
+        try conn.queryOne(
+            "SELECT secret_ct, algorithm, digits, period, last_step, activated_at FROM totp_credentials WHERE subject_id = ?",
+            [.text(subjectID)]
+        ) { try totpRecord("totp_credentials", $0, subjectID: subjectID) }
+    }
+
+    func totpEnrolment(subjectID: String) throws -> TOTPRecord? {
+        try conn.queryOne(
+            "SELECT secret_ct, algorithm, digits, period, NULL, created_at FROM totp_enrolments WHERE subject_id = ?",
+            [.text(subjectID)]
+        ) { try totpRecord("totp_enrolments", $0, subjectID: subjectID) }
+    }
+
+    func saveTOTPEnrolment(subjectID: String, _ record: TOTPRecord) throws {
+        try conn.run(
+            """
+            INSERT INTO totp_enrolments (subject_id, secret_ct, algorithm, digits, period, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subject_id) DO UPDATE SET secret_ct = excluded.secret_ct, algorithm = excluded.algorithm,
+                digits = excluded.digits, period = excluded.period, created_at = excluded.created_at
+            """,
+            [
+                .text(subjectID),
+                .blob(try keyring.sealSecret(record.secret, table: "totp_enrolments", column: "secret_ct", rowID: subjectID)),
+                .text(record.algorithm.rawValue), .int(Int64(record.digits)), .int(Int64(record.period)),
+                .text(Timestamp.format(record.since)),
+            ])
+    }
+
+    func activateTOTP(subjectID: String, acceptedStep: UInt64, at time: Date) throws {
+        guard let pending = try totpEnrolment(subjectID: subjectID) else { throw VigilError.notFound(resource: "totp enrolment") }
+        // Re-encrypted for its new table: the associated data names the table.
+        try conn.run(
+            """
+            INSERT INTO totp_credentials (subject_id, secret_ct, algorithm, digits, period, last_step, activated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subject_id) DO UPDATE SET secret_ct = excluded.secret_ct, algorithm = excluded.algorithm,
+                digits = excluded.digits, period = excluded.period, last_step = excluded.last_step, activated_at = excluded.activated_at
+            """,
+            [
+                .text(subjectID),
+                .blob(try keyring.sealSecret(pending.secret, table: "totp_credentials", column: "secret_ct", rowID: subjectID)),
+                .text(pending.algorithm.rawValue), .int(Int64(pending.digits)), .int(Int64(pending.period)),
+                .int(Int64(acceptedStep)), .text(Timestamp.format(time)),
+            ])
+        try conn.run("DELETE FROM totp_enrolments WHERE subject_id = ?", [.text(subjectID)])
+    }
+
+    func removeTOTP(subjectID: String) throws -> Bool {
+        let a = try conn.run("DELETE FROM totp_credentials WHERE subject_id = ?", [.text(subjectID)])
+        let b = try conn.run("DELETE FROM totp_enrolments WHERE subject_id = ?", [.text(subjectID)])
+        return a + b > 0
+    }
+
+    func advanceTOTPStep(subjectID: String, to step: UInt64) throws -> Bool {
+        try conn.run(
+            "UPDATE totp_credentials SET last_step = ? WHERE subject_id = ? AND (last_step IS NULL OR last_step < ?)",
+            [.int(Int64(step)), .text(subjectID), .int(Int64(step))]) == 1
+    }
+
+    // MARK: failures and locks
+
+    private static let indefinite = "indefinite"
+
+    func factorState(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> FactorState {
+        try conn.queryOne(
+            "SELECT consecutive, locked_until FROM factor_failures WHERE subject_id = ? AND factor = ?",
+            [.text(subjectID), .text(factor.rawValue)]
+        ) { row in
+            let until = row.text(1)
+            return FactorState(
+                consecutiveFailures: Int(row.int(0)), lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
+                lockedIndefinitely: until == Self.indefinite)
+        } ?? .clear
+    }
+
+    func setFactorState(subjectID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws {
+        if state == .clear {
+            try conn.run("DELETE FROM factor_failures WHERE subject_id = ? AND factor = ?", [.text(subjectID), .text(factor.rawValue)])
+            return
+        }
+        let until: SQLValue =
+            state.lockedIndefinitely ? .text(Self.indefinite) : .optionalText(state.lockedUntil.map(Timestamp.format))
+        try conn.run(
+            """
+            INSERT INTO factor_failures (subject_id, factor, consecutive, locked_until) VALUES (?, ?, ?, ?)
+            ON CONFLICT (subject_id, factor) DO UPDATE SET consecutive = excluded.consecutive, locked_until = excluded.locked_until
+            """,
+            [.text(subjectID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until])
+    }
+
+    // MARK: recovery codes
+
+    private func recoveryCodeHash(subjectID: String, code: String) -> [UInt8] {
+        keyring.blindIndex.digest(domain: "recovery_codes", value: "\(subjectID)\u{0}\(code)")
+    }
+
+    func recoveryCodesRemaining(subjectID: String) throws -> Int {
+        Int(
+            try conn.queryOne(
+                "SELECT count(*) FROM recovery_codes WHERE subject_id = ? AND used_at IS NULL", [.text(subjectID)], { $0.int(0) }) ?? 0)
+    }
+
+    func replaceRecoveryCodes(subjectID: String, codes: [String], setID: String, at time: Date) throws {
+        try conn.run("DELETE FROM recovery_codes WHERE subject_id = ?", [.text(subjectID)])
+        for code in codes {
+            try conn.run(
+                "INSERT INTO recovery_codes (subject_id, code_hash, set_id, created_at) VALUES (?, ?, ?, ?)",
+                [.text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code)), .text(setID), .text(Timestamp.format(time))])
+        }
+    }
+
+    func consumeRecoveryCode(subjectID: String, code: String, at time: Date) throws -> Bool {
+        try conn.run(
+            "UPDATE recovery_codes SET used_at = ? WHERE subject_id = ? AND code_hash = ? AND used_at IS NULL",
+            [.text(Timestamp.format(time)), .text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code))]) == 1
+    }
+
+    // MARK: rate counters
+
+    func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int? {
+        let t = Int64(now.timeIntervalSince1970.rounded(.down))
+        let windowStart = t - t % Int64(windowSeconds)
+        let count =
+            try conn.queryOne(
+                """
+                INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
+                ON CONFLICT (key) DO UPDATE SET
+                    count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+                    window_start = excluded.window_start
+                RETURNING count
+                """,
+                [.text(key), .int(windowStart)], { $0.int(0) }) ?? 1
+        guard count > Int64(limit) else { return nil }
+        return Int(windowStart + Int64(windowSeconds) - t)
+    }
+}
