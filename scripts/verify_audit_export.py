@@ -285,8 +285,7 @@ def verify_export(directory, keys, allow_unsigned=False):
             while pending < len(cps) and cps[pending][0] == tree.end:
                 check(*cps[pending])
                 pending += 1
-        if leaves.readline():
-            raise Failure("malformed_export", None, "leaf-hashes.txt has more lines than entries")
+        extra_leaves = leaves.readline()
     if gap is not None:
         raise Failure("gap", gap[0], "entry %d is missing; the next entry is %d" % gap)
     if expected <= last:
@@ -300,6 +299,8 @@ def verify_export(directory, keys, allow_unsigned=False):
             raise Failure("leaf_hash_mismatch", state["mismatch"], "leaf hash differs from an unsigned entry")
         if not allow_unsigned:
             raise Failure("unsigned_entries", state["covered"], "%d entries after the last checkpoint" % unsigned)
+    if extra_leaves:
+        raise Failure("malformed_export", None, "leaf-hashes.txt has more lines than entries")
     size = state["verified"][0] if state["verified"] else 0
     return "ok: %d entries (seq %d…%d) of %s, %d checkpoints verified up to tree size %d, keys %s%s" % (
         last - first + 1, first, last, origin, state["checked"], size, ",".join(state["keys"]),

@@ -120,10 +120,11 @@ public enum AuditExportVerifier {
             if lines % options.progressInterval == 0 { progress(lines) }
         }
         progress(lines)
+        // Gaps and truncation first: a truncated entries file leaves leaf hashes over.
+        let summary = try stream.finish().get()
         if !leavesEnded, try mapped(AuditExportFiles.leafHashes, { () throws(AuditError) in try leaves.nextLine { _ in true } }) != nil {
             throw AuditVerificationFailure(.malformedExport, seq: nil, detail: "\(AuditExportFiles.leafHashes) has more lines than entries")
         }
-        let summary = try stream.finish().get()
         return summary
     }
 }

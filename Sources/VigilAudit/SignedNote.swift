@@ -32,7 +32,7 @@ public struct NoteVerifierKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the text form `<name>+<hex key hash>+<base64(0x01 ‖ key)>`.
     public init(text: String) throws(AuditError) {
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[1].utf8.count == 8, let hashBytes = ByteEncoding.fromHex(String(parts[1])),
             let raw = strictBase64(String(parts[2])), raw.count == 1 + Ed25519.publicKeyBytes, raw[0] == Self.ed25519Algorithm,
             let key = try? Ed25519.PublicKey(bytes: Array(raw[1...]))
