@@ -361,3 +361,28 @@ struct PythonVerifierTests {
         #expect(bad.status == 1, "\(bad.output)")
     }
 }
+
+@Suite("Appending")
+struct AppendTests {
+    @Test func `the log state appends, survives storage, and its checkpoints verify`() throws {
+        let signer = try NoteSigner(name: "vigil.audit/test", key: fixedKey(7))
+        var state = AuditLogState()
+        var leaves: [TreeHash] = []
+        let event = AuditEvent(actor: .init(type: .system, id: "vigil"), action: "policy.loaded", target: nil, outcome: .success)
+        for i in 0..<37 {
+            // As the store does: reload the persisted state before each append.
+            state = try #require(AuditLogState(serialized: state.serialized()))
+            let appended = try state.append(event, at: Date(timeIntervalSince1970: 1_795_801_000 + Double(i)))
+            #expect(appended.seq == UInt64(i))
+            #expect(appended.leafHash == MerkleHashing.leafHash(appended.bytes))
+            #expect(try AuditEntry(canonicalBytes: appended.bytes) == appended.entry)
+            leaves.append(appended.leafHash)
+        }
+        let prover = MerkleProver { range in Array(leaves[Int(range.lowerBound)..<Int(range.upperBound)]) }
+        #expect(state.rootHash == (try prover.rootHash(treeSize: 37)))
+        let signed = try state.signedCheckpoint(origin: "vigil.audit/test", signers: [signer])
+        #expect(signed.checkpoint.size == 37)
+        #expect(signed.verify(keys: [signer.verifierKey]) == .verified(by: [signer.verifierKey]))
+        #expect(AuditLogState(serialized: [1, 2, 3]) == nil)
+    }
+}
