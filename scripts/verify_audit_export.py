@@ -352,6 +352,9 @@ def main():
     except Failure as f:
         print("verify: error: %s" % f, file=sys.stderr)
         return 1
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error) as e:
+        print("verify: error: malformed_export: %s" % e, file=sys.stderr)
+        return 1
     return 0
 
 
