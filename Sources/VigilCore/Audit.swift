@@ -21,7 +21,7 @@ public struct AuditActor: Sendable, Equatable {
 /// An event to record. The store turns it into a canonical audit entry inside the same
 /// transaction as the change; `target.id` and `sourceIP` are replaced by keyed hashes there,
 /// so no identifier of a person reaches the log.
-public struct AuditEvent: Sendable, Equatable {
+public struct AuditRecord: Sendable, Equatable {
     public struct Target: Sendable, Equatable {
         public var type: String
         /// The plaintext identifier; hashed by the store before it is written.

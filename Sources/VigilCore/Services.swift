@@ -21,7 +21,7 @@ public enum RunRecord {
         let now = deps.clock.now()
         try await deps.store.write { tx in
             try tx.appendAudit(
-                AuditEvent(
+                AuditRecord(
                     action: "service.started",
                     actor: .system,
                     details: ["component": .string(component), "policy_digest": .string(deps.policies.digest)],
@@ -59,7 +59,7 @@ public struct SubjectService: Sendable {
                 ].compactMap { $0 }.joined(separator: ",")
             )
             try tx.appendAudit(
-                AuditEvent(
+                AuditRecord(
                     action: "subject.created",
                     actor: principal.actor,
                     target: .init(type: "subject", id: subject.subjectID),
@@ -114,7 +114,7 @@ public struct APIKeyService: Sendable {
         try await store.write { tx in
             try tx.insertAPIKey(record)
             try tx.appendAudit(
-                AuditEvent(
+                AuditRecord(
                     action: "apikey.created",
                     actor: actor,
                     target: .init(type: "api_key", id: record.id),
@@ -136,7 +136,7 @@ public struct APIKeyService: Sendable {
         try await store.write { tx in
             guard try tx.revokeAPIKey(id: id, at: now) else { throw VigilError.notFound(resource: "api_key") }
             try tx.appendAudit(
-                AuditEvent(action: "apikey.revoked", actor: actor, target: .init(type: "api_key", id: id), time: now)
+                AuditRecord(action: "apikey.revoked", actor: actor, target: .init(type: "api_key", id: id), time: now)
             )
         }
     }

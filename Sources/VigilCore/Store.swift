@@ -32,7 +32,7 @@ public protocol StoreWriting: StoreReading, SecondFactorWriting {
     /// Marks a key revoked; false when there is no such key or it was already revoked.
     func revokeAPIKey(id: String, at time: Date) throws -> Bool
     /// Appends an audit entry in this transaction.
-    func appendAudit(_ event: AuditEvent) throws
+    func appendAudit(_ event: AuditRecord) throws
 }
 
 /// Data-key administration (`vigil keys …`).
@@ -78,7 +78,12 @@ public struct TOTPRecord: Sendable {
     public var since: Date
 
     public init(
-        secret: SecretBytes, algorithm: OneTimePassword.Algorithm, digits: Int, period: Int, lastStep: UInt64?, since: Date
+        secret: SecretBytes,
+        algorithm: OneTimePassword.Algorithm,
+        digits: Int,
+        period: Int,
+        lastStep: UInt64?,
+        since: Date
     ) {
         self.secret = secret
         self.algorithm = algorithm

@@ -1,40 +1,95 @@
 import Foundation
+import VigilAudit
 import VigilCore
 import VigilCrypto
 
+/// How this store signs the audit log: the signing keys, the log's origin, and how often a
+/// checkpoint is signed inside an append (every `everyEntries` entries; the server also
+/// signs every T seconds and at shutdown through `SQLiteStore.checkpoint()`).
+public struct AuditSigning: Sendable {
+    public var signers: [NoteSigner]
+    public var origin: String
+    public var everyEntries: Int
+
+    public init(signers: [NoteSigner], origin: String, everyEntries: Int) {
+        self.signers = signers
+        self.origin = origin
+        self.everyEntries = everyEntries
+    }
+}
+
 /// Appends audit entries inside the caller's transaction. If this throws, the caller's
-/// transaction rolls back: no audit, no change.
+/// transaction rolls back: no audit, no change. There is no switch that skips it.
 enum AuditAppender {
-    static func append(_ event: AuditEvent, conn: SQLiteConnection, keyring: Keyring) throws {
-        let next = (try conn.queryOne("SELECT coalesce(max(seq) + 1, 0) FROM audit_entries", [], { $0.int(0) })) ?? 0
-        var object: [String: Any] = [
-            "seq": next,
-            "time": Timestamp.format(event.time),
-            "actor": ["type": event.actor.type.rawValue, "id": event.actor.id],
-            "action": event.action,
-            "outcome": event.outcome.rawValue,
-        ]
-        if let target = event.target {
-            object["target"] = ["type": target.type, "id_hash": keyring.pseudonym(target.type, target.id)]
+    static func loadState(_ conn: SQLiteConnection) throws -> AuditLogState {
+        let stored = try conn.queryOne("SELECT size, tree FROM audit_state WHERE id = 1", []) { ($0.int(0), $0.blob(1) ?? []) }
+        let entries = try conn.queryOne("SELECT coalesce(max(seq) + 1, 0) FROM audit_entries", [], { $0.int(0) }) ?? 0
+        guard let (size, tree) = stored else {
+            guard entries == 0 else { throw VigilError.dataIntegrity(reason: "audit_state is missing while audit_entries has rows") }
+            return AuditLogState()
         }
-        if let rid = event.requestID { object["request_id"] = rid }
-        if let ip = event.sourceIP { object["source_ip_hash"] = keyring.pseudonym("ip", ip) }
-        if !event.details.isEmpty {
-            var details: [String: Any] = [:]
-            for (k, v) in event.details {
-                switch v {
-                case .string(let s): details[k] = s
-                case .int(let i): details[k] = i
+        guard let state = AuditLogState(serialized: tree), state.size == UInt64(size), size == entries else {
+            throw VigilError.dataIntegrity(reason: "audit_state does not match audit_entries")
+        }
+        return state
+    }
+
+    static func append(_ record: AuditRecord, conn: SQLiteConnection, keyring: Keyring, signing: AuditSigning) throws {
+        var state = try loadState(conn)
+        let event = AuditEvent(
+            actor: AuditEntry.Actor(type: actorKind(record.actor.type), id: record.actor.id),
+            action: record.action,
+            target: record.target.map { AuditEntry.Target(type: $0.type, idHash: keyring.pseudonym($0.type, $0.id)) },
+            outcome: AuditEntry.Outcome(rawValue: record.outcome.rawValue),
+            requestID: record.requestID,
+            sourceIPHash: record.sourceIP.map { keyring.pseudonym("ip", $0) },
+            details: record.details.mapValues {
+                switch $0 {
+                case .string(let s): .string(s)
+                case .int(let i): .integer(i)
                 }
             }
-            object["details"] = details
-        }
-        let bytes = [UInt8](try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-        var leafInput: [UInt8] = [0]
-        leafInput.append(contentsOf: bytes)
-        try conn.run(
-            "INSERT INTO audit_entries (seq, entry, leaf_hash) VALUES (?, ?, ?)",
-            [.int(next), .blob(bytes), .blob(SHA256.hash(leafInput))]
         )
+        let appended = try state.append(event, at: record.time)
+        try conn.run(
+            "INSERT INTO audit_entries (seq, time, entry, leaf_hash) VALUES (?, ?, ?, ?)",
+            [.int(Int64(appended.seq)), .text(appended.entry.time), .blob(appended.bytes), .blob(appended.leafHash.bytes)]
+        )
+        try saveState(state, conn: conn)
+        if state.size % UInt64(max(1, signing.everyEntries)) == 0 {
+            try sign(state, conn: conn, signing: signing, at: record.time)
+        }
+    }
+
+    static func saveState(_ state: AuditLogState, conn: SQLiteConnection) throws {
+        try conn.run(
+            """
+            INSERT INTO audit_state (id, size, tree) VALUES (1, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET size = excluded.size, tree = excluded.tree
+            """,
+            [.int(Int64(state.size)), .blob(state.serialized())]
+        )
+    }
+
+    /// Signs a checkpoint for the current size unless one exists.
+    @discardableResult
+    static func sign(_ state: AuditLogState, conn: SQLiteConnection, signing: AuditSigning, at time: Date) throws -> Bool {
+        guard state.size > 0 else { return false }
+        let exists = try conn.queryOne("SELECT 1 FROM audit_checkpoints WHERE size = ?", [.int(Int64(state.size))], { $0.int(0) })
+        if exists != nil { return false }
+        let signed = try state.signedCheckpoint(origin: signing.origin, signers: signing.signers)
+        try conn.run(
+            "INSERT INTO audit_checkpoints (size, note, created_at) VALUES (?, ?, ?)",
+            [.int(Int64(state.size)), .text(signed.text), .text(Timestamp.format(time))]
+        )
+        return true
+    }
+
+    private static func actorKind(_ kind: AuditActor.Kind) -> AuditEntry.Actor.Kind {
+        switch kind {
+        case .service: .service
+        case .agent: .agent
+        case .system: .system
+        }
     }
 }

@@ -148,7 +148,10 @@ final class Keyring: @unchecked Sendable {
     func openSecret(_ stored: [UInt8], table: String, column: String, rowID: String) throws -> SecretBytes {
         do {
             var plain = try FieldCipher.open(
-                stored, context: FieldContext(table: table, column: column, rowID: rowID), keys: data)
+                stored,
+                context: FieldContext(table: table, column: column, rowID: rowID),
+                keys: data
+            )
             defer { for i in plain.indices { plain[i] = 0 } }
             return try SecretBytes(copying: plain)
         } catch let error as CryptoError {

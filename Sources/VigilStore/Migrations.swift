@@ -40,13 +40,34 @@ enum Migrations {
             -- behind SQLite's back detectable.
             CREATE TABLE audit_entries (
                 seq        INTEGER PRIMARY KEY,
-                entry      BLOB NOT NULL,
+                time       TEXT NOT NULL,  -- a copy of the entry's time, for range exports
+                entry      BLOB NOT NULL,  -- the canonical bytes, verbatim
                 leaf_hash  BLOB NOT NULL
             ) STRICT;
+            CREATE INDEX audit_entries_time ON audit_entries (time);
             CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
             BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
             CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
             BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+
+            -- The Merkle tree's compact range after the last entry (one row), so an append is
+            -- O(log n) and never re-reads the log.
+            CREATE TABLE audit_state (
+                id     INTEGER PRIMARY KEY CHECK (id = 1),
+                size   INTEGER NOT NULL,
+                tree   BLOB    NOT NULL
+            ) STRICT;
+
+            -- Signed checkpoints (C2SP signed notes), append-only like the entries.
+            CREATE TABLE audit_checkpoints (
+                size        INTEGER PRIMARY KEY,
+                note        TEXT NOT NULL,
+                created_at  TEXT NOT NULL
+            ) STRICT;
+            CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+            CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
             """
         ),
         (

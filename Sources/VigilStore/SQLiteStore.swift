@@ -18,13 +18,15 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     private let readerQueue = DispatchQueue(label: "vigil.sqlite.reader")
     let keyring: Keyring
     let clock: any VigilClock
+    let signing: AuditSigning
     public let path: String
 
     /// Opens (creating if needed) the database at `path`, applies migrations, and loads or
     /// creates the keyring under `masterKey`.
-    public init(path: String, masterKey: SecretBytes, clock: any VigilClock) throws {
+    public init(path: String, masterKey: SecretBytes, signing: AuditSigning, clock: any VigilClock) throws {
         self.path = path
         self.clock = clock
+        self.signing = signing
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         writer = try SQLiteConnection(path: path)
@@ -36,8 +38,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         self.keyring = keyring
         if bootstrapped {
             try writer.transaction(immediate: true) {
-                try SQLiteTransaction(conn: writer, keyring: keyring).appendAudit(
-                    AuditEvent(
+                try SQLiteTransaction(conn: writer, keyring: keyring, signing: signing).appendAudit(
+                    AuditRecord(
                         action: "keys.bootstrapped",
                         actor: .system,
                         details: ["data_key_version": 1, "purposes": "data,blind-index,pseudonym"],
@@ -90,7 +92,7 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         try await onReader { conn in
             try conn.transaction(immediate: false) {
                 try self.keyring.refresh(conn)
-                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring))
+                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing))
             }
         }
     }
@@ -99,7 +101,19 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         try await onWriter { conn in
             try conn.transaction(immediate: true) {
                 try self.keyring.refresh(conn)
-                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring))
+                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing))
+            }
+        }
+    }
+
+    /// Signs a checkpoint for the current tree size unless one exists (the server calls this
+    /// every `audit.checkpoint.every_seconds` and at shutdown; CLI verbs after they write).
+    @discardableResult
+    public func checkpoint() async throws -> Bool {
+        let now = clock.now()
+        return try await onWriter { conn in
+            try conn.transaction(immediate: true) {
+                try AuditAppender.sign(try AuditAppender.loadState(conn), conn: conn, signing: self.signing, at: now)
             }
         }
     }
@@ -135,8 +149,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     [.text(Keyring.dataPurpose), .int(Int64(next)), .blob(wrapped), .text(Timestamp.format(now))]
                 )
                 try self.keyring.refresh(conn)
-                try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
-                    AuditEvent(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now)
+                try SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing).appendAudit(
+                    AuditRecord(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now)
                 )
                 return next
             }
@@ -206,8 +220,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     }
                 }
                 if rewritten > 0 {
-                    try SQLiteTransaction(conn: conn, keyring: self.keyring).appendAudit(
-                        AuditEvent(
+                    try SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing).appendAudit(
+                        AuditRecord(
                             action: "keys.data.rewrapped",
                             actor: actor,
                             details: ["fields": .int(Int64(rewritten)), "to_version": .int(Int64(keys.current))],

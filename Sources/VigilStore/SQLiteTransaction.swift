@@ -6,6 +6,7 @@ import VigilCrypto
 struct SQLiteTransaction: StoreWriting {
     let conn: SQLiteConnection
     let keyring: Keyring
+    let signing: AuditSigning
 
     // MARK: subjects
 
@@ -107,7 +108,7 @@ struct SQLiteTransaction: StoreWriting {
 
     // MARK: audit
 
-    func appendAudit(_ event: AuditEvent) throws {
-        try AuditAppender.append(event, conn: conn, keyring: keyring)
+    func appendAudit(_ event: AuditRecord) throws {
+        try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing)
     }
 }

@@ -11,8 +11,12 @@ extension SQLiteTransaction {
         }
         return TOTPRecord(
             secret: try keyring.openSecret(row.blob(0) ?? [], table: table, column: "secret_ct", rowID: subjectID),
-            algorithm: algorithm, digits: Int(row.int(2)), period: Int(row.int(3)),
-            lastStep: row.isNull(4) ? nil : UInt64(row.int(4)), since: Timestamp.parse(row.text(5) ?? "") ?? .distantPast)
+            algorithm: algorithm,
+            digits: Int(row.int(2)),
+            period: Int(row.int(3)),
+            lastStep: row.isNull(4) ? nil : UInt64(row.int(4)),
+            since: Timestamp.parse(row.text(5) ?? "") ?? .distantPast
+        )
     }
 
     func totpCredential(subjectID: String) throws -> TOTPRecord? {
@@ -41,7 +45,8 @@ extension SQLiteTransaction {
                 .blob(try keyring.sealSecret(record.secret, table: "totp_enrolments", column: "secret_ct", rowID: subjectID)),
                 .text(record.algorithm.rawValue), .int(Int64(record.digits)), .int(Int64(record.period)),
                 .text(Timestamp.format(record.since)),
-            ])
+            ]
+        )
     }
 
     func activateTOTP(subjectID: String, acceptedStep: UInt64, at time: Date) throws {
@@ -59,7 +64,8 @@ extension SQLiteTransaction {
                 .blob(try keyring.sealSecret(pending.secret, table: "totp_credentials", column: "secret_ct", rowID: subjectID)),
                 .text(pending.algorithm.rawValue), .int(Int64(pending.digits)), .int(Int64(pending.period)),
                 .int(Int64(acceptedStep)), .text(Timestamp.format(time)),
-            ])
+            ]
+        )
         try conn.run("DELETE FROM totp_enrolments WHERE subject_id = ?", [.text(subjectID)])
     }
 
@@ -72,7 +78,8 @@ extension SQLiteTransaction {
     func advanceTOTPStep(subjectID: String, to step: UInt64) throws -> Bool {
         try conn.run(
             "UPDATE totp_credentials SET last_step = ? WHERE subject_id = ? AND (last_step IS NULL OR last_step < ?)",
-            [.int(Int64(step)), .text(subjectID), .int(Int64(step))]) == 1
+            [.int(Int64(step)), .text(subjectID), .int(Int64(step))]
+        ) == 1
     }
 
     // MARK: failures and locks
@@ -86,8 +93,10 @@ extension SQLiteTransaction {
         ) { row in
             let until = row.text(1)
             return FactorState(
-                consecutiveFailures: Int(row.int(0)), lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
-                lockedIndefinitely: until == Self.indefinite)
+                consecutiveFailures: Int(row.int(0)),
+                lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
+                lockedIndefinitely: until == Self.indefinite
+            )
         } ?? .clear
     }
 
@@ -103,7 +112,8 @@ extension SQLiteTransaction {
             INSERT INTO factor_failures (subject_id, factor, consecutive, locked_until) VALUES (?, ?, ?, ?)
             ON CONFLICT (subject_id, factor) DO UPDATE SET consecutive = excluded.consecutive, locked_until = excluded.locked_until
             """,
-            [.text(subjectID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until])
+            [.text(subjectID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until]
+        )
     }
 
     // MARK: recovery codes
@@ -115,7 +125,11 @@ extension SQLiteTransaction {
     func recoveryCodesRemaining(subjectID: String) throws -> Int {
         Int(
             try conn.queryOne(
-                "SELECT count(*) FROM recovery_codes WHERE subject_id = ? AND used_at IS NULL", [.text(subjectID)], { $0.int(0) }) ?? 0)
+                "SELECT count(*) FROM recovery_codes WHERE subject_id = ? AND used_at IS NULL",
+                [.text(subjectID)],
+                { $0.int(0) }
+            ) ?? 0
+        )
     }
 
     func replaceRecoveryCodes(subjectID: String, codes: [String], setID: String, at time: Date) throws {
@@ -123,14 +137,16 @@ extension SQLiteTransaction {
         for code in codes {
             try conn.run(
                 "INSERT INTO recovery_codes (subject_id, code_hash, set_id, created_at) VALUES (?, ?, ?, ?)",
-                [.text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code)), .text(setID), .text(Timestamp.format(time))])
+                [.text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code)), .text(setID), .text(Timestamp.format(time))]
+            )
         }
     }
 
     func consumeRecoveryCode(subjectID: String, code: String, at time: Date) throws -> Bool {
         try conn.run(
             "UPDATE recovery_codes SET used_at = ? WHERE subject_id = ? AND code_hash = ? AND used_at IS NULL",
-            [.text(Timestamp.format(time)), .text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code))]) == 1
+            [.text(Timestamp.format(time)), .text(subjectID), .blob(recoveryCodeHash(subjectID: subjectID, code: code))]
+        ) == 1
     }
 
     // MARK: rate counters
@@ -147,7 +163,9 @@ extension SQLiteTransaction {
                     window_start = excluded.window_start
                 RETURNING count
                 """,
-                [.text(key), .int(windowStart)], { $0.int(0) }) ?? 1
+                [.text(key), .int(windowStart)],
+                { $0.int(0) }
+            ) ?? 1
         guard count > Int64(limit) else { return nil }
         return Int(windowStart + Int64(windowSeconds) - t)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilAudit
 import VigilCore
 import VigilCrypto
 
@@ -42,4 +43,18 @@ public enum Fixtures {
     }
 
     public static let subjectID = "deadbeef-0001"
+
+    /// An audit signing key that is the same in every run (seed 0x5e repeated).
+    public static func auditSigningKey() -> Ed25519.SigningKey {
+        // try! is safe: a 32-byte seed always makes a key.
+        try! Ed25519.SigningKey(seed: try! SecretBytes(copying: [UInt8](repeating: 0x5e, count: 32)))
+    }
+
+    /// The audit signer tests use: key name `vigil-audit`, origin `vigil.test/audit`.
+    public static func auditSigner() -> NoteSigner {
+        // try! is safe: the name is valid.
+        try! NoteSigner(name: "vigil-audit", key: auditSigningKey())
+    }
+
+    public static let auditOrigin = "vigil.test/audit"
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilAudit
 import VigilCore
 import VigilCrypto
 import VigilStore
@@ -25,17 +26,19 @@ struct KeyPaths {
         try KeyFile.createSecret(path: master, label: Self.masterLabel, secret: try SecretBytes.random(count: 32))
         let signing = try Ed25519.SigningKey.generate()
         try KeyFile.createSecret(path: auditSigning, label: Self.auditSigningLabel, secret: signing.seed)
-        try KeyFile.createPublic(path: auditSigningPublic, contents: Self.verifierKey(signing.publicKey) + "\n")
+        let verifier = try NoteVerifierKey(name: Self.auditKeyName, publicKey: signing.publicKey)
+        try KeyFile.createPublic(
+            path: auditSigningPublic,
+            contents: "# Vigil audit checkpoint verifier keys (C2SP signed-note), newest last\n\(verifier.text)\n"
+        )
     }
 
-    /// The C2SP signed-note verifier key text: `<name>+<key hash hex>+<base64(0x01 ‖ key)>`.
-    static func verifierKey(_ key: Ed25519.PublicKey) -> String {
-        let encoded: [UInt8] = [0x01] + key.bytes
-        var input = Array(auditKeyName.utf8)
-        input.append(0x0A)
-        input.append(contentsOf: encoded)
-        let keyHash = SHA256.hash(input).prefix(4)
-        return "\(auditKeyName)+\(ByteEncoding.hex(keyHash))+\(ByteEncoding.base64(encoded))"
+    /// Every verifier key in audit-signing.pub (older keys stay after a rotation).
+    func loadVerifierKeys() throws -> [NoteVerifierKey] {
+        guard let text = try? String(contentsOfFile: auditSigningPublic, encoding: .utf8) else {
+            throw KeyFileError.missing(path: auditSigningPublic)
+        }
+        return try NoteVerifierKey.parseList(text)
     }
 
     /// Checks that no secret key file is readable by group or others (as ssh does).
@@ -49,16 +52,19 @@ struct KeyPaths {
         try KeyFile.readSecret(path: master, label: Self.masterLabel, byteCount: 32)
     }
 
-    func loadAuditSigning() throws -> Ed25519.SigningKey {
-        try Ed25519.SigningKey(seed: try KeyFile.readSecret(path: auditSigning, label: Self.auditSigningLabel, byteCount: 32))
+    func loadAuditSigner() throws -> NoteSigner {
+        let key = try Ed25519.SigningKey(seed: try KeyFile.readSecret(path: auditSigning, label: Self.auditSigningLabel, byteCount: 32))
+        return try NoteSigner(name: Self.auditKeyName, key: key)
     }
 }
 
 extension CommonOptions {
     var keyPaths: KeyPaths { KeyPaths(dir: keysDirectory) }
 
-    /// Opens the store with the deployment's master key (migrations run on open).
-    func openStore(clock: any VigilClock = SystemClock()) throws -> SQLiteStore {
+    /// Opens the store with the deployment's master key and audit signing key (migrations run
+    /// on open); the policies give the audit log's origin and checkpoint cadence.
+    func openStore(policies: PolicySet? = nil, clock: any VigilClock = SystemClock()) throws -> SQLiteStore {
+        let policies = try policies ?? loadPolicies()
         let keys = keyPaths
         guard keys.exists else {
             Console.error("no master key at \(keys.master)")
@@ -66,7 +72,23 @@ extension CommonOptions {
             throw Reported()
         }
         try keys.checkPermissions()
-        return try SQLiteStore(path: databasePath, masterKey: try keys.loadMaster(), clock: clock)
+        let signing = AuditSigning(
+            signers: [try keys.loadAuditSigner()],
+            origin: policies.audit.origin,
+            everyEntries: policies.audit.checkpointEveryEntries
+        )
+        return try SQLiteStore(path: databasePath, masterKey: try keys.loadMaster(), signing: signing, clock: clock)
+    }
+}
+
+extension CommonOptions {
+    /// Opens the store, runs `body`, then signs a checkpoint so the CLI's own audit entries
+    /// are covered by a signature before it exits.
+    func withStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
+        let store = try openStore()
+        let result = try await body(store)
+        try await store.checkpoint()
+        return result
     }
 }
 
@@ -76,6 +98,8 @@ func describe(_ error: any Error) -> String {
     case let e as KeyFileError: return e.description
     case let e as StoreError: return e.description
     case let e as CryptoError: return e.description
+    case let e as AuditError: return e.description
+    case let e as SQLiteError: return e.description
     case let e as VigilError:
         switch e {
         case .invalidField(let field, let reason): return "\(field) \(reason)"

@@ -33,7 +33,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let status = try await common.openStore().keyStatus()
+                let status = try await common.withStore { try await $0.keyStatus() }
                 print("version  created                   fields  state")
                 for v in status.versions {
                     let state = v.version == status.current ? "current" : (v.fields == 0 ? "retired" : "needs rewrap")
@@ -56,7 +56,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let version = try await common.openStore().rotateDataKey(actor: .cli("keys rotate"))
+                let version = try await common.withStore { try await $0.rotateDataKey(actor: .cli("keys rotate")) }
                 Console.info("data key version \(version) is now current")
                 Console.hint("re-encrypt existing fields with: vigil keys rewrap")
             }
@@ -73,14 +73,16 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-                let store = try common.openStore()
-                let total = try await store.keyStatus().fieldsNotCurrent
-                var done = 0
-                while true {
-                    let n = try await store.rewrapBatch(batchSize: batchSize, actor: .cli("keys rewrap"))
-                    if n == 0 { break }
-                    done += n
-                    Console.progress("rewrap", done: min(done, max(total, done)), total: max(total, done))
+                let done = try await common.withStore { store in
+                    let total = try await store.keyStatus().fieldsNotCurrent
+                    var done = 0
+                    while true {
+                        let n = try await store.rewrapBatch(batchSize: batchSize, actor: .cli("keys rewrap"))
+                        if n == 0 { break }
+                        done += n
+                        Console.progress("rewrap", done: min(done, max(total, done)), total: max(total, done))
+                    }
+                    return done
                 }
                 Console.info("rewrapped \(done) fields; all fields are under the current key")
             }
@@ -104,9 +106,9 @@ struct APIKeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let parsed = try Scope.parseList(scopes)
-                let store = try common.openStore()
-                let (record, token) = try await APIKeyService(store: store, clock: SystemClock())
-                    .create(name: name, scopes: parsed, actor: .cli("apikey create"))
+                let (record, token) = try await common.withStore { store in
+                    try await APIKeyService(store: store, clock: SystemClock()).create(name: name, scopes: parsed, actor: .cli("apikey create"))
+                }
                 print(token.revealOnce())
                 Console.info("created api key \(record.id) (\(record.name)) with scopes \(parsed.map(\.rawValue).joined(separator: ","))")
                 Console.hint("the key is shown only this once; store it in the client's secret manager")
@@ -120,7 +122,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let keys = try await APIKeyService(store: try common.openStore(), clock: SystemClock()).list()
+                let keys = try await common.withStore { try await APIKeyService(store: $0, clock: SystemClock()).list() }
                 for k in keys {
                     let state = k.revokedAt.map { "revoked \(Timestamp.format($0))" } ?? "active"
                     print("\(k.id)  \(k.name)  \(k.scopes.map(\.rawValue).joined(separator: ","))  \(Timestamp.format(k.createdAt))  \(state)")
@@ -136,8 +138,9 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                try await APIKeyService(store: try common.openStore(), clock: SystemClock())
-                    .revoke(id: id, actor: .cli("apikey revoke"))
+                try await common.withStore { store in
+                    try await APIKeyService(store: store, clock: SystemClock()).revoke(id: id, actor: .cli("apikey revoke"))
+                }
                 Console.info("revoked api key \(id)")
             }
         }

@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             try keys.checkPermissions()
             let policies = try common.loadPolicies()
-            let store = try common.openStore()
+            let store = try common.openStore(policies: policies)
             let settings = ServerSettings(
                 host: host ?? env("VIGIL_HOST") ?? "127.0.0.1",
                 port: port ?? env("VIGIL_PORT").flatMap(Int.init) ?? 8080
@@ -53,7 +53,22 @@ struct ServeCommand: AsyncParsableCommand {
                 "starting",
                 metadata: ["host": .string(settings.host), "port": .stringConvertible(settings.port), "database": .string(common.databasePath)]
             )
+            // Checkpoints every `audit.checkpoint.every_seconds` (appends also sign every N entries)
+            // and once more at shutdown, so nothing the server wrote is left unsigned.
+            let interval = policies.audit.checkpointEverySeconds
+            let checkpointer = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(interval))
+                    do {
+                        try await store.checkpoint()
+                    } catch {
+                        logger.error("audit checkpoint failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+                    }
+                }
+            }
             try await runServer(deps, settings: settings, logger: logger)
+            checkpointer.cancel()
+            try await store.checkpoint()
             logger.info("stopped")
         }
     }
@@ -75,8 +90,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let store = try common.openStore()
-            Console.info("database \(common.databasePath) is at schema version \(try await store.schemaVersion())")
+            let version = try await common.withStore { try await $0.schemaVersion() }
+            Console.info("database \(common.databasePath) is at schema version \(version)")
         }
     }
 }

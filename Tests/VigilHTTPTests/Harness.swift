@@ -57,7 +57,12 @@ struct TestService {
     init() throws {
         policies = try PolicySet.load(directory: Self.repoRoot.appendingPathComponent("Policies"))
         dir = try TemporaryDirectory()
-        store = try SQLiteStore(path: dir.file("vigil.sqlite"), masterKey: Fixtures.masterKey(), clock: clock)
+        store = try SQLiteStore(
+            path: dir.file("vigil.sqlite"),
+            masterKey: Fixtures.masterKey(),
+            signing: AuditSigning(signers: [Fixtures.auditSigner()], origin: Fixtures.auditOrigin, everyEntries: 4),
+            clock: clock
+        )
     }
 
     var deps: HTTPDependencies {

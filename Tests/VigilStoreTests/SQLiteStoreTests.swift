@@ -37,7 +37,7 @@ private func insert(_ store: SQLiteStore, _ s: SubjectRegistration, clock: TestC
     try await store.write { tx in
         try tx.insertSubject(v, at: clock.now())
         try tx.appendAudit(
-            AuditEvent(action: "subject.created", actor: .system, target: .init(type: "subject", id: v.subjectID), time: clock.now())
+            AuditRecord(action: "subject.created", actor: .system, target: .init(type: "subject", id: v.subjectID), time: clock.now())
         )
     }
 }
@@ -47,13 +47,16 @@ struct SQLiteStoreTests {
     let dir: TemporaryDirectory
     let clock = TestClock()
     let path: String
+    let signing = AuditSigning(signers: [Fixtures.auditSigner()], origin: Fixtures.auditOrigin, everyEntries: 4)
 
     init() throws {
         dir = try TemporaryDirectory()
         path = dir.file("vigil.sqlite")
     }
 
-    func open() throws -> SQLiteStore { try SQLiteStore(path: path, masterKey: Fixtures.masterKey(), clock: clock) }
+    func open() throws -> SQLiteStore {
+        try SQLiteStore(path: path, masterKey: Fixtures.masterKey(), signing: signing, clock: clock)
+    }
 
     @Test("a registered subject reads back decrypted and is found by email and phone blind index")
     func roundTrip() async throws {
@@ -181,7 +184,7 @@ struct SQLiteStoreTests {
     func wrongMasterKey() async throws {
         _ = try open()
         #expect(throws: StoreError.self) {
-            _ = try SQLiteStore(path: path, masterKey: try SecretBytes(copying: [UInt8](repeating: 7, count: 32)), clock: clock)
+            _ = try SQLiteStore(path: path, masterKey: try SecretBytes(copying: [UInt8](repeating: 7, count: 32)), signing: signing, clock: clock)
         }
     }
 
