@@ -132,6 +132,18 @@ extension SQLiteStore {
                 } catch {
                     return .failure(AuditVerificationFailure(.malformedExport, seq: nil, detail: "a stored checkpoint does not parse"))
                 }
+                // A signed checkpoint for more entries than the table holds: the log was cut short
+                // (the checkpoint proves those entries existed).
+                if let largest = checkpoints.last?.checkpoint.size, largest > total {
+                    return .failure(
+                        AuditVerificationFailure(
+                            .truncated,
+                            seq: total,
+                            treeSize: largest,
+                            detail: "a signed checkpoint covers \(largest) entries but the log ends before seq \(total)"
+                        )
+                    )
+                }
                 var verifier: AuditStreamVerifier
                 do {
                     verifier = try AuditStreamVerifier(
