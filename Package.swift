@@ -10,7 +10,8 @@ let package = Package(
     name: "vigil",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "vigil", targets: ["vigil"])
+        .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "vigil-bench", targets: ["vigil-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -91,6 +92,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Non-HTTP benchmarks (`swift run -c release vigil-bench audit`); see docs/benchmarks.md.
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: ["VigilAudit", "VigilCore", "VigilCrypto", "VigilStore"],
+            path: "Sources/VigilBench",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "VigilTestSupport",
             dependencies: ["VigilCore", "VigilCrypto", "VigilAudit"],
@@ -123,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "VigilHTTPTests",
             dependencies: [
-                "VigilHTTP", "VigilCore", "VigilStore", "VigilCrypto", "VigilTestSupport",
+                "VigilHTTP", "VigilCore", "VigilStore", "VigilCrypto", "VigilAudit", "VigilTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Foundation
+import VigilAudit
 import VigilCrypto
 
 /// The storage contract. Core defines it; `VigilStore` implements it on SQLite.
@@ -144,4 +145,11 @@ public protocol SecondFactorWriting: SecondFactorReading {
     /// Counts one request against a fixed-window limit; returns the seconds to wait when the
     /// limit is exceeded, nil when the request is within it.
     func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
+}
+
+/// Read access to the audit log for exports (the auditor role / `audit:read`).
+public protocol AuditLogStore: Sendable {
+    /// Writes an export of the entries whose time is within `from…to` (inclusive, either open)
+    /// to `directory`; returns the number of entries and checkpoints written.
+    func exportAudit(to directory: String, from: Date?, to: Date?, keys: [NoteVerifierKey]) async throws -> (entries: UInt64, checkpoints: Int)
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import VigilAudit
 import VigilCore
 
 /// Settings of the HTTP server.
@@ -22,13 +23,21 @@ public struct ServerSettings: Sendable {
 /// What the HTTP layer needs: the domain dependencies plus what only HTTP serves.
 public struct HTTPDependencies: Sendable {
     public var core: VigilDependencies
+    /// The audit log, for `GET /v1/audit/export`, and the verifier keys its manifests list.
+    public var auditLog: any AuditLogStore
+    public var auditVerifierKeys: [NoteVerifierKey]
     /// The OpenAPI description served at `/openapi.yaml` (the text of `docs/openapi.yaml`).
     public var openAPIDocument: String?
     /// Readiness facts that are not the database: key material and policies loaded.
     public var readinessChecks: [String: @Sendable () -> Bool]
 
-    public init(core: VigilDependencies, openAPIDocument: String?, readinessChecks: [String: @Sendable () -> Bool] = [:]) {
+    public init(
+        core: VigilDependencies, auditLog: any AuditLogStore, auditVerifierKeys: [NoteVerifierKey], openAPIDocument: String?,
+        readinessChecks: [String: @Sendable () -> Bool] = [:]
+    ) {
         self.core = core
+        self.auditLog = auditLog
+        self.auditVerifierKeys = auditVerifierKeys
         self.openAPIDocument = openAPIDocument
         self.readinessChecks = readinessChecks
     }
@@ -41,6 +50,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     let api = APIContext(deps: deps, settings: settings)
     HealthController(api: api).register(on: router)
     SubjectController(api: api).register(on: router)
+    AuditController(api: api).register(on: router)
     return router
 }
 

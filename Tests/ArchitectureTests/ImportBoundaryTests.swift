@@ -16,10 +16,10 @@ struct ImportBoundaryTests {
         ("CSQLite3", ["VigilStore"]),
         ("CSodium", ["VigilCrypto"]),
         ("COpenSSLCrypto", ["VigilCrypto"]),
-        ("VigilStore", ["vigil"]),
+        ("VigilStore", ["vigil", "VigilBench"]),
         ("VigilHTTP", ["vigil"]),
         ("ArgumentParser", ["vigil"]),
-        ("VigilCore", ["VigilStore", "VigilHTTP", "VigilTestSupport", "vigil"]),
+        ("VigilCore", ["VigilStore", "VigilHTTP", "VigilTestSupport", "vigil", "VigilBench"]),
     ]
 
     /// Targets that must not depend on anything of Vigil's above them.
