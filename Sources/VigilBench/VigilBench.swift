@@ -56,9 +56,14 @@ struct VigilBench {
             let writer = try AuditExportWriter(directory: dir, origin: origin)
             for i in 0..<entries {
                 let event = AuditEvent(
-                    actor: .init(type: .service, id: "kmxsmy3mzxqtynwr"), action: "totp.verify.succeeded",
+                    actor: .init(type: .service, id: "kmxsmy3mzxqtynwr"),
+                    action: "totp.verify.succeeded",
                     target: .init(type: "subject", idHash: ByteEncoding.hex(SHA256.hash(Array("subject-\(i % 5000)".utf8)))),
-                    outcome: .success, requestID: "req_\(String(i, radix: 16))", sourceIPHash: nil, details: ["step": .integer(Int64(i))])
+                    outcome: .success,
+                    requestID: "req_\(String(i, radix: 16))",
+                    sourceIPHash: nil,
+                    details: ["step": .integer(Int64(i))]
+                )
                 let appended = try state.append(event, at: start.addingTimeInterval(Double(i) / 1000))
                 try writer.append(entryBytes: appended.bytes)
                 if state.size % 100_000 == 0 || i == entries - 1 {
@@ -96,7 +101,8 @@ struct VigilBench {
                             lineStart = i + 1
                         }
                     }
-                })
+                }
+            )
         }
         let verify = verifyTimes.min()!
         let raw = rawTimes.min()!
@@ -112,11 +118,28 @@ struct VigilBench {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try SQLiteStore(
-            path: dir + "/bench.sqlite", masterKey: try SecretBytes.random(count: 32),
-            signing: AuditSigning(signers: [try signer()], origin: "bench.example/audit", everyEntries: 1000), clock: SystemClock())
+            path: dir + "/bench.sqlite",
+            masterKey: try SecretBytes.random(count: 32),
+            signing: AuditSigning(signers: [try signer()], origin: "bench.example/audit", everyEntries: 1000),
+            clock: SystemClock()
+        )
         let record = AuditRecord(
-            action: "totp.verify.succeeded", actor: AuditActor(type: .service, id: "kmxsmy3mzxqtynwr"),
-            target: .init(type: "subject", id: "deadbeef-0001"), requestID: "req_0123456789abcdef", time: Date())
+            action: "totp.verify.succeeded",
+            actor: AuditActor(type: .service, id: "kmxsmy3mzxqtynwr"),
+            target: .init(type: "subject", id: "deadbeef-0001"),
+            requestID: "req_0123456789abcdef",
+            time: Date()
+        )
+        let startEmpty = ContinuousClock.now
+        for _ in 0..<appends {
+            try await store.write { _ in }
+        }
+        let empty = ContinuousClock.now - startEmpty
+        let startRead = ContinuousClock.now
+        for _ in 0..<appends {
+            try await store.read { _ in }
+        }
+        let read = ContinuousClock.now - startRead
         let startSingle = ContinuousClock.now
         for _ in 0..<appends {
             try await store.write { try $0.appendAudit(record) }
@@ -128,6 +151,9 @@ struct VigilBench {
         }
         let batch = ContinuousClock.now - startBatch
         func s(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        print(
+            "store transactions: empty write \(Int(Double(appends) / s(empty)))/s, empty read \(Int(Double(appends) / s(read)))/s"
+        )
         print(
             "audit append (SQLite WAL, synchronous=NORMAL, checkpoint every 1000): one per transaction \(Int(Double(appends) / s(single)))/s; 100 per transaction \(Int(Double(appends / 100 * 100) / s(batch)))/s"
         )

@@ -32,7 +32,10 @@ public struct HTTPDependencies: Sendable {
     public var readinessChecks: [String: @Sendable () -> Bool]
 
     public init(
-        core: VigilDependencies, auditLog: any AuditLogStore, auditVerifierKeys: [NoteVerifierKey], openAPIDocument: String?,
+        core: VigilDependencies,
+        auditLog: any AuditLogStore,
+        auditVerifierKeys: [NoteVerifierKey],
+        openAPIDocument: String?,
         readinessChecks: [String: @Sendable () -> Bool] = [:]
     ) {
         self.core = core

@@ -44,8 +44,14 @@ struct AuditController {
             try await api.deps.core.store.write { tx in
                 try tx.appendAudit(
                     AuditRecord(
-                        action: "audit.exported", actor: principal.actor, requestID: info.requestID, sourceIP: info.sourceIP,
-                        details: ["entries": .int(Int64(written.entries)), "checkpoints": .int(Int64(written.checkpoints))], time: now))
+                        action: "audit.exported",
+                        actor: principal.actor,
+                        requestID: info.requestID,
+                        sourceIP: info.sourceIP,
+                        details: ["entries": .int(Int64(written.entries)), "checkpoints": .int(Int64(written.checkpoints))],
+                        time: now
+                    )
+                )
             }
             let body = ResponseBody { writer in
                 defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -61,7 +67,8 @@ struct AuditController {
                     .contentType: "application/x-tar",
                     .contentDisposition: "attachment; filename=\"vigil-audit-export.tar\"",
                 ],
-                body: body)
+                body: body
+            )
         }
     }
 }

@@ -200,7 +200,12 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore: AuditLogStore {
-    public func exportAudit(to directory: String, from: Date?, to: Date?, keys: [NoteVerifierKey]) async throws -> (
+    public func exportAudit(
+        to directory: String,
+        from: Date?,
+        to: Date?,
+        keys: [NoteVerifierKey]
+    ) async throws -> (
         entries: UInt64, checkpoints: Int
     ) {
         let manifest = try await exportAudit(to: directory, range: AuditRange(from: from, to: to), keys: keys, progress: { _, _ in })

@@ -45,7 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
             let core = VigilDependencies(store: store, clock: SystemClock(), policies: policies)
             try await RunRecord.recordStart(core, component: "serve")
             let deps = HTTPDependencies(
-                core: core, auditLog: store, auditVerifierKeys: try keys.loadVerifierKeys(),
+                core: core,
+                auditLog: store,
+                auditVerifierKeys: try keys.loadVerifierKeys(),
                 openAPIDocument: openAPI,
                 readinessChecks: ["keys": { true }, "policies": { true }]
             )

@@ -53,9 +53,16 @@ struct AuditHTTPTests {
             try expectErrorShape(try await client.get("/v1/audit/export"), status: .unauthorized, code: "unauthenticated")
             try expectErrorShape(try await client.get("/v1/audit/export", key: writer), status: .forbidden, code: "forbidden")
             try expectErrorShape(
-                try await client.get("/v1/audit/export?from=yesterday", key: auditor), status: .badRequest, code: "invalid_field", field: "from")
+                try await client.get("/v1/audit/export?from=yesterday", key: auditor),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "from"
+            )
             try expectErrorShape(
-                try await client.get("/v1/audit/export?from=2030-01-01T00:00:00Z", key: auditor), status: .notFound, code: "not_found")
+                try await client.get("/v1/audit/export?from=2030-01-01T00:00:00Z", key: auditor),
+                status: .notFound,
+                code: "not_found"
+            )
         }
     }
 }

@@ -68,7 +68,8 @@ struct TestService {
 
     var deps: HTTPDependencies {
         HTTPDependencies(
-            core: VigilDependencies(store: store, clock: clock, policies: policies), auditLog: store,
+            core: VigilDependencies(store: store, clock: clock, policies: policies),
+            auditLog: store,
             auditVerifierKeys: [Fixtures.auditSigner().verifierKey],
             openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
             readinessChecks: ["keys": { true }, "policies": { true }]
