@@ -33,6 +33,22 @@ struct KeyPaths {
         )
     }
 
+    /// Replaces the audit signing key: the new secret goes to a temporary file (exclusive,
+    /// 0600), its verifier key is appended to audit-signing.pub (older keys stay, so older
+    /// checkpoints keep verifying), then the temporary file is renamed over audit-signing.key.
+    func rotateAuditSigning(to key: Ed25519.SigningKey) throws {
+        let temporary = auditSigning + ".rotating"
+        if FileManager.default.fileExists(atPath: temporary) { try FileManager.default.removeItem(atPath: temporary) }
+        try KeyFile.createSecret(path: temporary, label: Self.auditSigningLabel, secret: key.seed)
+        let verifier = try NoteVerifierKey(name: Self.auditKeyName, publicKey: key.publicKey)
+        guard let handle = FileHandle(forWritingAtPath: auditSigningPublic) else { throw KeyFileError.writeFailed(path: auditSigningPublic) }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\(verifier.text)\n".utf8))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, auditSigning) == 0 else { throw KeyFileError.writeFailed(path: auditSigning) }
+    }
+
     /// Every verifier key in audit-signing.pub (older keys stay after a rotation).
     func loadVerifierKeys() throws -> [NoteVerifierKey] {
         guard let text = try? String(contentsOfFile: auditSigningPublic, encoding: .utf8) else {
@@ -63,7 +79,13 @@ extension CommonOptions {
 
     /// Opens the store with the deployment's master key and audit signing key (migrations run
     /// on open); the policies give the audit log's origin and checkpoint cadence.
-    func openStore(policies: PolicySet? = nil, clock: any VigilClock = SystemClock()) throws -> SQLiteStore {
+    func openStore(
+        policies: PolicySet? = nil,
+        clock: any VigilClock = SystemClock(),
+        extraSigners: [NoteSigner] = []
+    ) throws
+        -> SQLiteStore
+    {
         let policies = try policies ?? loadPolicies()
         let keys = keyPaths
         guard keys.exists else {

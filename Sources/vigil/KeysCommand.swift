@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilAudit
 import VigilCore
 import VigilCrypto
 import VigilStore
@@ -50,16 +51,53 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a data-key version that encrypts new writes from now on (old data stays readable)."
+            abstract: "Add a data-key version that encrypts new writes from now on (old data stays readable).",
+            discussion: """
+                With --audit, replaces the audit signing key instead: everything so far is signed with the \
+                old key, a checkpoint over the rotation entry is signed by both keys, and the new public key is \
+                appended to audit-signing.pub so older checkpoints stay verifiable. Restart the server afterwards.
+                """
         )
         @OptionGroup var common: CommonOptions
+        @Flag(help: "Rotate the audit signing key instead of the data key.") var audit = false
 
         func run() async throws {
             try await reporting {
+                if audit {
+                    try await rotateAudit()
+                    return
+                }
                 let version = try await common.withStore { try await $0.rotateDataKey(actor: .cli("keys rotate")) }
                 Console.info("data key version \(version) is now current")
                 Console.hint("re-encrypt existing fields with: vigil keys rewrap")
             }
+        }
+
+        private func rotateAudit() async throws {
+            let keys = common.keyPaths
+            let old = try keys.loadAuditSigner()
+            // 1. Everything written so far: signed by the old key alone.
+            try await common.openStore().checkpoint()
+            // 2. The rotation entry, and a checkpoint over it signed by both keys.
+            let newKey = try Ed25519.SigningKey.generate()
+            let new = try NoteSigner(name: KeyPaths.auditKeyName, key: newKey)
+            let both = try common.openStore(extraSigners: [new])
+            let now = Date()
+            try await both.write { tx in
+                try tx.appendAudit(
+                    AuditRecord(
+                        action: "keys.audit.rotated",
+                        actor: .cli("keys rotate --audit"),
+                        details: ["old_key_id": .string(old.verifierKey.keyID), "new_key_id": .string(new.verifierKey.keyID)],
+                        time: now
+                    )
+                )
+            }
+            try await both.checkpoint()
+            // 3. The files.
+            try keys.rotateAuditSigning(to: newKey)
+            Console.info("audit signing key \(new.verifierKey.keyID) replaces \(old.verifierKey.keyID); both are in \(keys.auditSigningPublic)")
+            Console.hint("restart vigil serve so that it signs with the new key")
         }
     }
 
