@@ -20,6 +20,8 @@ public enum VigilError: Error, Equatable, Sendable {
     case unavailable(reason: String)
     /// Stored data failed authentication or could not be decoded.
     case dataIntegrity(reason: String)
+    /// A one-time code offered to prove something (an enrolment) was not valid.
+    case invalidCode
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -33,6 +35,7 @@ public enum VigilError: Error, Equatable, Sendable {
         case .rateLimited: "rate_limited"
         case .unavailable: "unavailable"
         case .dataIntegrity: "data_integrity"
+        case .invalidCode: "invalid_code"
         }
     }
 }

@@ -20,6 +20,7 @@ public protocol DataStore: Sendable {
 
 public protocol StoreReading: SecondFactorReading {
     func subject(id: String) throws -> Subject?
+    func subjectExists(id: String) throws -> Bool
     func subjectID(email: String) throws -> String?
     func subjectID(phone: String) throws -> String?
     func apiKey(id: String) throws -> APIKeyRecord?

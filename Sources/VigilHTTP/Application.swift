@@ -54,6 +54,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     HealthController(api: api).register(on: router)
     SubjectController(api: api).register(on: router)
     AuditController(api: api).register(on: router)
+    SecondFactorController(api: api).register(on: router)
     return router
 }
 

@@ -88,6 +88,8 @@ enum ErrorMapping {
             var m = MappedError(status: .serviceUnavailable, code: error.code, message: "temporarily unavailable", field: nil)
             m.headers[.retryAfter] = "1"
             return m
+        case .invalidCode:
+            return MappedError(status: .unprocessableContent, code: error.code, message: "the code is not valid", field: "code")
         case .dataIntegrity:
             // The detail goes to the log (with the request id), not to the client.
             return MappedError(status: .internalServerError, code: "internal_error", message: "internal error", field: nil)

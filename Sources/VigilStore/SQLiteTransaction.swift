@@ -26,6 +26,10 @@ struct SQLiteTransaction: StoreWriting {
         }
     }
 
+    func subjectExists(id: String) throws -> Bool {
+        try conn.queryOne("SELECT 1 FROM subjects WHERE id = ?", [.text(id)], { $0.int(0) }) != nil
+    }
+
     func subjectID(email: String) throws -> String? {
         let normalised = try SubjectRegistration.normaliseEmail(email)
         return try conn.queryOne(

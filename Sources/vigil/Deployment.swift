@@ -133,6 +133,7 @@ func describe(_ error: any Error) -> String {
         case .rateLimited(let s): return "rate limited; retry in \(s)s"
         case .unavailable(let reason): return "unavailable: \(reason)"
         case .dataIntegrity(let reason): return "data integrity: \(reason)"
+        case .invalidCode: return "the code is not valid"
         }
     default: return String(describing: error)
     }

@@ -55,8 +55,12 @@ struct TestService {
 
     let policies: PolicySet
 
-    init() throws {
-        policies = try PolicySet.load(directory: Self.repoRoot.appendingPathComponent("Policies"))
+    static func shippedPolicies() throws -> PolicySet {
+        try PolicySet.load(directory: Self.repoRoot.appendingPathComponent("Policies"))
+    }
+
+    init(policies: PolicySet? = nil) throws {
+        self.policies = try policies ?? Self.shippedPolicies()
         dir = try TemporaryDirectory()
         store = try SQLiteStore(
             path: dir.file("vigil.sqlite"),
@@ -147,5 +151,14 @@ func json(_ response: TestResponse) throws -> [String: Any] {
 extension Data {
     init(buffer: ByteBuffer) {
         self.init(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
+    }
+}
+
+extension PolicySet {
+    /// Raises every verification rate limit (for tests that fire many requests at once).
+    mutating func setRateLimit(limit: Int) {
+        var auth = authentication
+        for name in AuthenticationPolicy.RateLimited.allCases { auth.rateLimits[name].limit = limit }
+        self = PolicySet(authentication: auth, recovery: recovery, sla: sla, retention: retention, audit: audit, digest: digest)
     }
 }

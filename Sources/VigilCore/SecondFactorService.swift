@@ -1,0 +1,306 @@
+import Foundation
+import VigilCrypto
+
+/// TOTP enrolment and verification, recovery codes, and the failure counter shared by them.
+///
+/// Rules:
+/// - a new secret stays pending until a valid code activates it; re-enrolment replaces the
+///   active secret only then, so a half-finished enrolment never locks anyone out;
+/// - the window is the policy's `window_steps` around the server's clock, never re-centred;
+///   the accepted step is stored in the same transaction, so a code (and any earlier step) is
+///   accepted once, also when requests race or several instances share the database;
+/// - attempts are rate-limited per subject and factor, counted before the value is checked;
+/// - consecutive failures per factor (one-time codes apart from passwords) lock the factor
+///   with a growing delay from policy, during which even a correct value fails (429 with
+///   Retry-After); `max_consecutive_failures` (≤ 100) locks it until an agent unlocks it; a
+///   success resets the count;
+/// - every outcome is audited, in the transaction that records it; the answer for a locked
+///   or rate-limited attempt is thrown only after that audit entry is committed.
+public struct SecondFactorService: Sendable {
+    let deps: VigilDependencies
+
+    public init(_ deps: VigilDependencies) { self.deps = deps }
+
+    var policy: AuthenticationPolicy { deps.policies.authentication }
+
+    /// What the client shows the user once to set up an authenticator app.
+    public struct Enrolment: Sendable {
+        public var secret: String
+        public var uri: String
+        public var qrSVG: String
+        public var algorithm: String
+        public var digits: Int
+        public var period: Int
+        public var expiresAt: Date
+    }
+
+    /// The answer to a verification.
+    public struct Verification: Sendable, Equatable {
+        public var valid: Bool
+        /// `totp` or `recovery_code`.
+        public var method: String
+        /// Unused recovery codes left (so the wallet can prompt for a new set at 3 or fewer).
+        public var recoveryCodesRemaining: Int
+    }
+
+    // MARK: enrolment
+
+    public func startEnrolment(subjectID: String, by principal: Principal, request: RequestInfo) async throws -> Enrolment {
+        try principal.require(.subjectsWrite)
+        let p = policy.totp
+        guard let algorithm = OneTimePassword.Algorithm(rawValue: p.algorithm.rawValue) else {
+            throw VigilError.unavailable(reason: "unsupported TOTP algorithm in policy")
+        }
+        let secretBytes = SecureRandom.bytes(p.secretBytes)
+        let secret = try SecretBytes(copying: secretBytes)
+        let base32 = ByteEncoding.base32(secretBytes)
+        let now = deps.clock.now()
+        try await deps.store.write { tx in
+            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            try tx.saveTOTPEnrolment(
+                subjectID: subjectID,
+                TOTPRecord(secret: secret, algorithm: algorithm, digits: p.digits, period: p.periodSeconds, lastStep: nil, since: now))
+            try tx.appendAudit(
+                AuditRecord(
+                    action: "totp.enrolment.started", actor: principal.actor, target: .init(type: "subject", id: subjectID),
+                    requestID: request.requestID, sourceIP: request.sourceIP,
+                    details: ["algorithm": .string(algorithm.rawValue), "digits": .int(Int64(p.digits))], time: now))
+        }
+        let uri = Self.keyURI(
+            label: p.label(subject: subjectID), secret: base32, issuer: p.issuer, algorithm: algorithm.rawValue, digits: p.digits,
+            period: p.periodSeconds)
+        let qr = try QRCode.encode(Array(uri.utf8), correction: .medium)
+        return Enrolment(
+            secret: base32, uri: uri, qrSVG: qr.svg(pixelsPerModule: 6), algorithm: algorithm.rawValue, digits: p.digits,
+            period: p.periodSeconds, expiresAt: now.addingTimeInterval(TimeInterval(p.enrolmentTTLSeconds)))
+    }
+
+    /// The Key URI format of authenticator apps:
+    /// `otpauth://totp/<issuer>:<account>?secret=…&issuer=…&algorithm=…&digits=…&period=…`.
+    public static func keyURI(label: String, secret: String, issuer: String, algorithm: String, digits: Int, period: Int) -> String {
+        var unreserved = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        unreserved.insert(charactersIn: "-._~")
+        func encode(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
+        let labelParts = label.split(separator: ":", maxSplits: 1).map { encode(String($0)) }.joined(separator: ":")
+        return "otpauth://totp/\(labelParts)?secret=\(secret)&issuer=\(encode(issuer))&algorithm=\(algorithm)&digits=\(digits)&period=\(period)"
+    }
+
+    /// Activates the pending enrolment with a code from the app.
+    public func activate(subjectID: String, code: String, by principal: Principal, request: RequestInfo) async throws {
+        try principal.require(.subjectsWrite)
+        let now = deps.clock.now()
+        let window = policy.totp.windowSteps
+        let ttl = TimeInterval(policy.totp.enrolmentTTLSeconds)
+        let lockout = policy.lockout[.totp]
+        let outcome: Gate = try await deps.store.write { tx in
+            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            guard let pending = try tx.totpEnrolment(subjectID: subjectID), pending.since.addingTimeInterval(ttl) > now else {
+                throw VigilError.notFound(resource: "pending totp enrolment")
+            }
+            let state = try tx.factorState(subjectID: subjectID, factor: .totp)
+            let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+            if let retry = state.retryAfter(now: now) {
+                try audit.record("totp.activation.locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
+                return .locked(retry)
+            }
+            let params = OneTimePassword.Parameters(
+                algorithm: pending.algorithm, digits: pending.digits, period: pending.period, window: window)
+            if let step = try OneTimePassword.verify(code, secret: pending.secret, now: now, parameters: params, lastAcceptedStep: nil) {
+                let replacing = try tx.totpCredential(subjectID: subjectID) != nil
+                try tx.activateTOTP(subjectID: subjectID, acceptedStep: step, at: now)
+                try tx.setFactorState(subjectID: subjectID, factor: .totp, .clear)
+                try audit.record("totp.activated", .success, ["replaced_previous": .int(replacing ? 1 : 0)])
+                return .passed
+            }
+            try Self.recordFailure(tx, audit: audit, subjectID: subjectID, factor: .totp, state: state, lockout: lockout, action: "totp.activation.failed")
+            return .failed
+        }
+        switch outcome {
+        case .locked(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
+        case .failed: throw VigilError.invalidCode
+        case .passed: return
+        }
+    }
+
+    // MARK: verification
+
+    /// Verifies a TOTP code or a recovery code.
+    public func verify(subjectID: String, code: String?, recoveryCode: String?, by principal: Principal, request: RequestInfo)
+        async throws -> Verification
+    {
+        try principal.require(.credentialsVerify)
+        guard (code == nil) != (recoveryCode == nil) else {
+            throw VigilError.invalidField(field: "code", reason: "give exactly one of code and recovery_code")
+        }
+        let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
+        let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
+        let lockout = policy.lockout[factor]
+        let window = policy.totp.windowSteps
+        let now = deps.clock.now()
+        let method = factor == .totp ? "totp" : "recovery_code"
+        let outcome: Gate = try await deps.store.write { tx in
+            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+            let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
+            if let retry = try tx.countRequest(
+                key: "\(factor.rawValue)_verify:\(subjectID)", limit: limit.limit, windowSeconds: limit.windowSeconds, now: now)
+            {
+                try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
+                return .locked(retry)
+            }
+            let state = try tx.factorState(subjectID: subjectID, factor: factor)
+            if let retry = state.retryAfter(now: now) {
+                try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
+                return .locked(retry)
+            }
+            let passed: Bool
+            if let code {
+                guard let credential = try tx.totpCredential(subjectID: subjectID) else {
+                    throw VigilError.notFound(resource: "active totp credential")
+                }
+                let params = OneTimePassword.Parameters(
+                    algorithm: credential.algorithm, digits: credential.digits, period: credential.period, window: window)
+                if let step = try OneTimePassword.verify(
+                    code, secret: credential.secret, now: now, parameters: params, lastAcceptedStep: credential.lastStep)
+                {
+                    // The guarded update is what makes the step single-use across instances.
+                    passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
+                } else {
+                    passed = false
+                }
+            } else {
+                passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
+            }
+            if passed {
+                try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
+                let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
+                try audit.record(
+                    factor == .totp ? "totp.verify.succeeded" : "recovery_code.used", .success,
+                    ["recovery_codes_remaining": .int(Int64(remaining))])
+                return .passedWith(remaining)
+            }
+            try Self.recordFailure(tx, audit: audit, subjectID: subjectID, factor: factor, state: state, lockout: lockout, action: "\(prefix).failed")
+            return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
+        }
+        switch outcome {
+        case .locked(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
+        case .passedWith(let remaining): return Verification(valid: true, method: method, recoveryCodesRemaining: remaining)
+        case .failedWith(let remaining): return Verification(valid: false, method: method, recoveryCodesRemaining: remaining)
+        case .passed, .failed: return Verification(valid: outcome == .passed, method: method, recoveryCodesRemaining: 0)
+        }
+    }
+
+    // MARK: recovery codes
+
+    /// A new set of recovery codes; the old set stops working. The codes are returned once.
+    public func regenerateRecoveryCodes(subjectID: String, by principal: Principal, request: RequestInfo) async throws -> [String] {
+        try principal.require(.subjectsWrite)
+        let p = policy.recoveryCodes
+        let codes = (0..<p.count).map { _ in Self.makeRecoveryCode(entropyBits: p.entropyBits) }
+        let now = deps.clock.now()
+        let setID = ByteEncoding.hex(SecureRandom.bytes(8))
+        try await deps.store.write { tx in
+            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            try tx.replaceRecoveryCodes(subjectID: subjectID, codes: codes.map(Self.normaliseRecoveryCode), setID: setID, at: now)
+            try tx.setFactorState(subjectID: subjectID, factor: .recoveryCode, .clear)
+            try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+                .record("recovery_codes.regenerated", .success, ["count": .int(Int64(codes.count)), "set_id": .string(setID)])
+        }
+        return codes
+    }
+
+    /// Lower-case base32 characters in groups of four (`abcd-efgh-…`), at least `entropyBits`
+    /// bits (5 bits a character, rounded up to whole groups).
+    static func makeRecoveryCode(entropyBits: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        let characters = ((entropyBits + 4) / 5 + 3) / 4 * 4
+        var out = ""
+        for i in 0..<characters {
+            if i > 0 && i % 4 == 0 { out.append("-") }
+            out.append(alphabet[Int(SecureRandom.uniform(32))])
+        }
+        return out
+    }
+
+    /// Case and separators do not matter when a code is typed back.
+    public static func normaliseRecoveryCode(_ code: String) -> String {
+        code.lowercased().filter { !"- ".contains($0) }
+    }
+
+    // MARK: agent operations
+
+    /// Removes a subject's TOTP (active and pending) and clears its lock: the reset step of an
+    /// assisted recovery, run by the case workflow after its approvals.
+    public func resetTOTP(subjectID: String, actor: AuditActor, reason: String, request: RequestInfo) async throws {
+        let now = deps.clock.now()
+        try await deps.store.write { tx in
+            guard try tx.removeTOTP(subjectID: subjectID) else { throw VigilError.notFound(resource: "totp credential") }
+            try tx.setFactorState(subjectID: subjectID, factor: .totp, .clear)
+            try tx.appendAudit(
+                AuditRecord(
+                    action: "totp.reset", actor: actor, target: .init(type: "subject", id: subjectID), requestID: request.requestID,
+                    sourceIP: request.sourceIP, details: ["reason": .string(reason)], time: now))
+        }
+    }
+
+    /// The lock state of each factor, for support agents.
+    public func factorStates(subjectID: String) async throws -> [AuthenticationPolicy.Factor: FactorState] {
+        try await deps.store.read { tx in
+            var states: [AuthenticationPolicy.Factor: FactorState] = [:]
+            for factor in AuthenticationPolicy.Factor.allCases { states[factor] = try tx.factorState(subjectID: subjectID, factor: factor) }
+            return states
+        }
+    }
+
+    // MARK: shared
+
+    enum Gate: Sendable, Equatable {
+        case locked(Int)
+        case passed
+        case failed
+        case passedWith(Int)
+        case failedWith(Int)
+    }
+
+    /// One failure more: the new count, the lock it causes, and their audit entries.
+    static func recordFailure(
+        _ tx: any StoreWriting, audit: Auditor, subjectID: String, factor: AuthenticationPolicy.Factor, state: FactorState,
+        lockout: AuthenticationPolicy.Lockout, action: String
+    ) throws {
+        var next = state
+        next.consecutiveFailures += 1
+        switch lockout.consequence(afterConsecutiveFailures: next.consecutiveFailures) {
+        case .none:
+            next.lockedUntil = nil
+        case .delay(let seconds):
+            next.lockedUntil = audit.now.addingTimeInterval(TimeInterval(seconds))
+        case .locked:
+            next.lockedIndefinitely = true
+        }
+        try tx.setFactorState(subjectID: subjectID, factor: factor, next)
+        try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
+        if next.lockedIndefinitely {
+            try audit.record("\(factor.rawValue).locked", .success, ["until": "unlocked_by_agent", "consecutive_failures": .int(Int64(next.consecutiveFailures))])
+        } else if let until = next.lockedUntil {
+            try audit.record(
+                "\(factor.rawValue).locked", .success,
+                ["seconds": .int(Int64(until.timeIntervalSince(audit.now).rounded())), "consecutive_failures": .int(Int64(next.consecutiveFailures))])
+        }
+    }
+}
+
+/// Audit entries about one subject within one transaction.
+struct Auditor {
+    let tx: any StoreWriting
+    let principal: Principal
+    let subjectID: String
+    let request: RequestInfo
+    let now: Date
+
+    func record(_ action: String, _ outcome: AuditRecord.Outcome, _ details: [String: AuditValue] = [:]) throws {
+        try tx.appendAudit(
+            AuditRecord(
+                action: action, actor: principal.actor, target: .init(type: "subject", id: subjectID), outcome: outcome,
+                requestID: request.requestID, sourceIP: request.sourceIP, details: details, time: now))
+    }
+}
