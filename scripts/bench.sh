@@ -151,7 +151,10 @@ start_server() {
 # Server CPU time (user + system) in clock ticks, from /proc.
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
+# Machine-wide "busy idle" counters from /proc/stat: prints "<idle+iowait> <total>" ticks.
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat; }
 
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 prepare_fixtures
 start_server
 say "server pid $SERVER_PID on 127.0.0.1:$PORT, log level $log_level, work dir $WORK ($(df -T "$WORK" | awk 'NR==2 { print $2 }'))"
@@ -193,9 +196,11 @@ for conns in "${conn_list[@]}"; do
     fi
     say "measuring $label, $conns connections, $thr threads, $duration"
     before=$(server_ticks)
+    read -r idle0 total0 < <(machine_ticks)
     out=$(run_wrk "$name" "$script" "$conns" "$thr" "$duration" "m$run-$$" 2>&1)
     rc=$?
     after=$(server_ticks)
+    read -r idle1 total1 < <(machine_ticks)
     line=$(grep '^BENCH ' <<<"$out")
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
       say "error: wrk failed (exit $rc) for $label:"
@@ -205,7 +210,8 @@ for conns in "${conn_list[@]}"; do
     fi
     requests=$(sed -E 's/.* requests=([0-9]+) .*/\1/' <<<"$line")
     cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-    line="$line server_cpu_us_per_req=$cpu_us"
+    idle_pct=$(awk -v i=$((idle1 - idle0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f", (t > 0 ? 100 * i / t : 0) }')
+    line="$line server_cpu_us_per_req=$cpu_us machine_idle_pct=$idle_pct"
     echo "$line"
     echo "$name|$label|$line" >>"$RESULTS"
     grep -q ' non2xx=0 socket_errors=0 timeouts=0 ' <<<"$line" || failed=1
@@ -234,17 +240,18 @@ log_errors=$(grep -c -E ' (error|critical) ' "$SERVER_LOG" || true)
 [ "$log_errors" = 0 ] || { say "warning: $log_errors error/critical lines in the server log:"; grep -E ' (error|critical) ' "$SERVER_LOG" | head -5 >&2; }
 
 # --- table ------------------------------------------------------------------------------------
-field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<" $2"; }
+field() { local v; v=$(grep -o -E " $1=[^ ]*" <<<" $2" | head -1); v=${v#* $1=}; echo "${v:-?}"; }
 echo
-printf '%-20s %6s %10s %9s %9s %9s %9s %12s %s\n' route conns 'req/s' 'p50 ms' 'p90 ms' 'p99 ms' 'max ms' 'cpu us/req' errors
+printf '%-20s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' route conns 'req/s' 'p50 ms' 'p90 ms' 'p99 ms' 'max ms' 'cpu us/req' 'idle%' errors
 while IFS='|' read -r name label line; do
   non2xx=$(field non2xx "$line"); sock=$(field socket_errors "$line"); tmo=$(field timeouts "$line")
   if [ "$non2xx" = 0 ] && [ "$sock" = 0 ] && [ "$tmo" = 0 ]; then errors=0
   else errors="non2xx=$non2xx socket=$sock timeouts=$tmo statuses=$(field statuses "$line")"; fi
-  printf '%-20s %6s %10s %9s %9s %9s %9s %12s %s\n' "$label" "$(field connections "$line")" "$(field rps "$line")" \
+  printf '%-20s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' "$label" "$(field connections "$line")" "$(field rps "$line")" \
     "$(field p50_ms "$line")" "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field max_ms "$line")" \
-    "$(field server_cpu_us_per_req "$line")" "$errors"
+    "$(field server_cpu_us_per_req "$line")" "$(field machine_idle_pct "$line")" "$errors"
 done <"$RESULTS"
 echo
 echo "duration $duration per run (after $warmup warm-up), wrk threads $threads, server log level $log_level, $(nproc) CPUs shared by wrk and the server"
+echo "load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg); cpu us/req = server user+system CPU per request; idle% = whole machine during the run"
 [ "$failed" = 0 ] || { say "FAILED: some run had errors, or the server did not stop cleanly (see above)"; exit 1; }
