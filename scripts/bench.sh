@@ -70,6 +70,13 @@ seconds_of() {
 [ "$(seconds_of "$duration")" -ge 1 ] && [ "$(seconds_of "$duration")" -le 600 ] || die "--duration must be 1s..10m"
 [[ "$threads" =~ ^[0-9]+$ ]] && [ "$threads" -ge 1 ] || die "--threads must be a positive integer"
 
+if [ -n "$only_routes" ]; then
+  IFS=',' read -r -a wanted <<<"$only_routes"
+  for w in "${wanted[@]}"; do
+    printf '%s\n' "${ROUTES[@]}" | grep -q "^$w|" || die "unknown route '$w' (known: $(printf '%s\n' "${ROUTES[@]}" | cut -d'|' -f1 | paste -sd, -))"
+  done
+fi
+
 # --- wrk --------------------------------------------------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
