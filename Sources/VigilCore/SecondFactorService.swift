@@ -59,20 +59,38 @@ public struct SecondFactorService: Sendable {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             try tx.saveTOTPEnrolment(
                 subjectID: subjectID,
-                TOTPRecord(secret: secret, algorithm: algorithm, digits: p.digits, period: p.periodSeconds, lastStep: nil, since: now))
+                TOTPRecord(secret: secret, algorithm: algorithm, digits: p.digits, period: p.periodSeconds, lastStep: nil, since: now)
+            )
             try tx.appendAudit(
                 AuditRecord(
-                    action: "totp.enrolment.started", actor: principal.actor, target: .init(type: "subject", id: subjectID),
-                    requestID: request.requestID, sourceIP: request.sourceIP,
-                    details: ["algorithm": .string(algorithm.rawValue), "digits": .int(Int64(p.digits))], time: now))
+                    action: "totp.enrolment.started",
+                    actor: principal.actor,
+                    target: .init(type: "subject", id: subjectID),
+                    requestID: request.requestID,
+                    sourceIP: request.sourceIP,
+                    details: ["algorithm": .string(algorithm.rawValue), "digits": .int(Int64(p.digits))],
+                    time: now
+                )
+            )
         }
         let uri = Self.keyURI(
-            label: p.label(subject: subjectID), secret: base32, issuer: p.issuer, algorithm: algorithm.rawValue, digits: p.digits,
-            period: p.periodSeconds)
+            label: p.label(subject: subjectID),
+            secret: base32,
+            issuer: p.issuer,
+            algorithm: algorithm.rawValue,
+            digits: p.digits,
+            period: p.periodSeconds
+        )
         let qr = try QRCode.encode(Array(uri.utf8), correction: .medium)
         return Enrolment(
-            secret: base32, uri: uri, qrSVG: qr.svg(pixelsPerModule: 6), algorithm: algorithm.rawValue, digits: p.digits,
-            period: p.periodSeconds, expiresAt: now.addingTimeInterval(TimeInterval(p.enrolmentTTLSeconds)))
+            secret: base32,
+            uri: uri,
+            qrSVG: qr.svg(pixelsPerModule: 6),
+            algorithm: algorithm.rawValue,
+            digits: p.digits,
+            period: p.periodSeconds,
+            expiresAt: now.addingTimeInterval(TimeInterval(p.enrolmentTTLSeconds))
+        )
     }
 
     /// The Key URI format of authenticator apps:
@@ -104,7 +122,11 @@ public struct SecondFactorService: Sendable {
                 return .locked(retry)
             }
             let params = OneTimePassword.Parameters(
-                algorithm: pending.algorithm, digits: pending.digits, period: pending.period, window: window)
+                algorithm: pending.algorithm,
+                digits: pending.digits,
+                period: pending.period,
+                window: window
+            )
             if let step = try OneTimePassword.verify(code, secret: pending.secret, now: now, parameters: params, lastAcceptedStep: nil) {
                 let replacing = try tx.totpCredential(subjectID: subjectID) != nil
                 try tx.activateTOTP(subjectID: subjectID, acceptedStep: step, at: now)
@@ -112,20 +134,34 @@ public struct SecondFactorService: Sendable {
                 try audit.record("totp.activated", .success, ["replaced_previous": .int(replacing ? 1 : 0)])
                 return .passed
             }
-            try Self.recordFailure(tx, audit: audit, subjectID: subjectID, factor: .totp, state: state, lockout: lockout, action: "totp.activation.failed")
+            try Self.recordFailure(
+                tx,
+                audit: audit,
+                subjectID: subjectID,
+                factor: .totp,
+                state: state,
+                lockout: lockout,
+                action: "totp.activation.failed"
+            )
             return .failed
         }
         switch outcome {
         case .locked(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
-        case .failed: throw VigilError.invalidCode
-        case .passed: return
+        case .failed, .failedWith: throw VigilError.invalidCode
+        case .passed, .passedWith: return
         }
     }
 
     // MARK: verification
 
     /// Verifies a TOTP code or a recovery code.
-    public func verify(subjectID: String, code: String?, recoveryCode: String?, by principal: Principal, request: RequestInfo)
+    public func verify(
+        subjectID: String,
+        code: String?,
+        recoveryCode: String?,
+        by principal: Principal,
+        request: RequestInfo
+    )
         async throws -> Verification
     {
         try principal.require(.credentialsVerify)
@@ -143,8 +179,11 @@ public struct SecondFactorService: Sendable {
             let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
             let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
             if let retry = try tx.countRequest(
-                key: "\(factor.rawValue)_verify:\(subjectID)", limit: limit.limit, windowSeconds: limit.windowSeconds, now: now)
-            {
+                key: "\(factor.rawValue)_verify:\(subjectID)",
+                limit: limit.limit,
+                windowSeconds: limit.windowSeconds,
+                now: now
+            ) {
                 try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
                 return .locked(retry)
             }
@@ -159,10 +198,18 @@ public struct SecondFactorService: Sendable {
                     throw VigilError.notFound(resource: "active totp credential")
                 }
                 let params = OneTimePassword.Parameters(
-                    algorithm: credential.algorithm, digits: credential.digits, period: credential.period, window: window)
+                    algorithm: credential.algorithm,
+                    digits: credential.digits,
+                    period: credential.period,
+                    window: window
+                )
                 if let step = try OneTimePassword.verify(
-                    code, secret: credential.secret, now: now, parameters: params, lastAcceptedStep: credential.lastStep)
-                {
+                    code,
+                    secret: credential.secret,
+                    now: now,
+                    parameters: params,
+                    lastAcceptedStep: credential.lastStep
+                ) {
                     // The guarded update is what makes the step single-use across instances.
                     passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
                 } else {
@@ -175,8 +222,10 @@ public struct SecondFactorService: Sendable {
                 try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
                 let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
                 try audit.record(
-                    factor == .totp ? "totp.verify.succeeded" : "recovery_code.used", .success,
-                    ["recovery_codes_remaining": .int(Int64(remaining))])
+                    factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
+                    .success,
+                    ["recovery_codes_remaining": .int(Int64(remaining))]
+                )
                 return .passedWith(remaining)
             }
             try Self.recordFailure(tx, audit: audit, subjectID: subjectID, factor: factor, state: state, lockout: lockout, action: "\(prefix).failed")
@@ -238,8 +287,15 @@ public struct SecondFactorService: Sendable {
             try tx.setFactorState(subjectID: subjectID, factor: .totp, .clear)
             try tx.appendAudit(
                 AuditRecord(
-                    action: "totp.reset", actor: actor, target: .init(type: "subject", id: subjectID), requestID: request.requestID,
-                    sourceIP: request.sourceIP, details: ["reason": .string(reason)], time: now))
+                    action: "totp.reset",
+                    actor: actor,
+                    target: .init(type: "subject", id: subjectID),
+                    requestID: request.requestID,
+                    sourceIP: request.sourceIP,
+                    details: ["reason": .string(reason)],
+                    time: now
+                )
+            )
         }
     }
 
@@ -264,8 +320,13 @@ public struct SecondFactorService: Sendable {
 
     /// One failure more: the new count, the lock it causes, and their audit entries.
     static func recordFailure(
-        _ tx: any StoreWriting, audit: Auditor, subjectID: String, factor: AuthenticationPolicy.Factor, state: FactorState,
-        lockout: AuthenticationPolicy.Lockout, action: String
+        _ tx: any StoreWriting,
+        audit: Auditor,
+        subjectID: String,
+        factor: AuthenticationPolicy.Factor,
+        state: FactorState,
+        lockout: AuthenticationPolicy.Lockout,
+        action: String
     ) throws {
         var next = state
         next.consecutiveFailures += 1
@@ -280,11 +341,17 @@ public struct SecondFactorService: Sendable {
         try tx.setFactorState(subjectID: subjectID, factor: factor, next)
         try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
         if next.lockedIndefinitely {
-            try audit.record("\(factor.rawValue).locked", .success, ["until": "unlocked_by_agent", "consecutive_failures": .int(Int64(next.consecutiveFailures))])
+            try audit.record(
+                "\(factor.rawValue).locked",
+                .success,
+                ["until": "unlocked_by_agent", "consecutive_failures": .int(Int64(next.consecutiveFailures))]
+            )
         } else if let until = next.lockedUntil {
             try audit.record(
-                "\(factor.rawValue).locked", .success,
-                ["seconds": .int(Int64(until.timeIntervalSince(audit.now).rounded())), "consecutive_failures": .int(Int64(next.consecutiveFailures))])
+                "\(factor.rawValue).locked",
+                .success,
+                ["seconds": .int(Int64(until.timeIntervalSince(audit.now).rounded())), "consecutive_failures": .int(Int64(next.consecutiveFailures))]
+            )
         }
     }
 }
@@ -300,7 +367,15 @@ struct Auditor {
     func record(_ action: String, _ outcome: AuditRecord.Outcome, _ details: [String: AuditValue] = [:]) throws {
         try tx.appendAudit(
             AuditRecord(
-                action: action, actor: principal.actor, target: .init(type: "subject", id: subjectID), outcome: outcome,
-                requestID: request.requestID, sourceIP: request.sourceIP, details: details, time: now))
+                action: action,
+                actor: principal.actor,
+                target: .init(type: "subject", id: subjectID),
+                outcome: outcome,
+                requestID: request.requestID,
+                sourceIP: request.sourceIP,
+                details: details,
+                time: now
+            )
+        )
     }
 }

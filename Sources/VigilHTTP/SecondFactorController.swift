@@ -61,8 +61,16 @@ struct SecondFactorController {
             return JSONResponse(
                 .created,
                 EnrolmentResponse(
-                    subject_id: id, secret: e.secret, otpauth_uri: e.uri, qr_svg: e.qrSVG, algorithm: e.algorithm, digits: e.digits,
-                    period: e.period, expires_at: Timestamp.format(e.expiresAt)))
+                    subject_id: id,
+                    secret: e.secret,
+                    otpauth_uri: e.uri,
+                    qr_svg: e.qrSVG,
+                    algorithm: e.algorithm,
+                    digits: e.digits,
+                    period: e.period,
+                    expires_at: Timestamp.format(e.expiresAt)
+                )
+            )
         }
         router.post("/v1/subjects/:id/totp/activate") { request, context in
             let principal = try await api.service(request, scope: .subjectsWrite)
@@ -76,7 +84,12 @@ struct SecondFactorController {
             let id = try context.parameters.require("id")
             let body = try await api.decode(VerifyBody.self, from: request)
             let v = try await service.verify(
-                subjectID: id, code: body.code, recoveryCode: body.recovery_code, by: principal, request: context.requestInfo)
+                subjectID: id,
+                code: body.code,
+                recoveryCode: body.recovery_code,
+                by: principal,
+                request: context.requestInfo
+            )
             return JSONResponse(.ok, VerifyResponse(valid: v.valid, method: v.method, recovery_codes_remaining: v.recoveryCodesRemaining))
         }
         router.post("/v1/subjects/:id/recovery-codes") { request, context in

@@ -207,10 +207,13 @@ struct FoundationHTTPTests {
                 currentPath = nil
             }
         }
-        let routes = Set(service.router().routes.map { "\($0.method.rawValue) \($0.path.description.replacingOccurrences(of: ":", with: "{"))" })
+        // Router paths print parameters as `:id` or `{id}` depending on the version; OpenAPI uses `{id}`.
         let normalisedRoutes = Set(
-            routes.map { route in
-                route.split(separator: "/").map { $0.hasPrefix("{") ? "\($0)}" : String($0) }.joined(separator: "/")
+            service.router().routes.map { route in
+                let path = route.path.description.split(separator: "/").map { segment in
+                    segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
+                }.joined(separator: "/")
+                return "\(route.method.rawValue) /\(path)"
             }
         )
         #expect(!described.isEmpty)

@@ -47,7 +47,9 @@ func oathtool(secret: String, at date: Date, digits: Int = 6, algorithm: String 
     formatter.timeZone = TimeZone(identifier: "UTC")
     formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
     return try run(
-        "oathtool", ["--totp=\(algorithm.lowercased())", "--base32", "--digits=\(digits)", "--now=\(formatter.string(from: date)) UTC", secret])
+        "oathtool",
+        ["--totp=\(algorithm.lowercased())", "--base32", "--digits=\(digits)", "--now=\(formatter.string(from: date)) UTC", secret]
+    )
 }
 
 struct Enrolled {
@@ -93,7 +95,8 @@ struct SecondFactorHTTPTests {
                     "-c",
                     "import sys, pyotp; t = pyotp.parse_uri(sys.argv[1]); print(t.secret, t.issuer, t.name, t.digits, t.interval, t.digest().name)",
                     e.uri,
-                ])
+                ]
+            )
             #expect(parsed == "\(e.secret) Vigil Wallet deadbeef-0001 6 30 sha1")
 
             let dir = try TemporaryDirectory()
@@ -216,7 +219,9 @@ struct SecondFactorHTTPTests {
                 return all
             }
             #expect(racing.filter { $0 }.count == 1)
-            let fresh = try #require(try json(try await client.post("/v1/subjects/deadbeef-0005/recovery-codes", key: key, json: ""))["codes"] as? [String])
+            let fresh = try #require(
+                try json(try await client.post("/v1/subjects/deadbeef-0005/recovery-codes", key: key, json: ""))["codes"] as? [String]
+            )
             #expect(try await use(codes[2])["valid"] as? Bool == false)
             let ok = try await use(fresh[0])
             #expect(ok["valid"] as? Bool == true)
@@ -234,7 +239,10 @@ struct SecondFactorHTTPTests {
             let newSecret = try #require(try json(r)["secret"] as? String)
             service.clock.advance(seconds: 30)
             let oldCode = try oathtool(secret: old.secret, at: service.clock.now())
-            #expect(try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(oldCode)"}"#))["valid"] as? Bool == true)
+            #expect(
+                try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(oldCode)"}"#))["valid"]
+                    as? Bool == true
+            )
             let wrong = try await client.post("/v1/subjects/deadbeef-0006/totp/activate", key: key, json: #"{"code":"\#(oldCode)"}"#)
             try expectErrorShape(wrong, status: .unprocessableContent, code: "invalid_code", field: "code")
             service.clock.advance(seconds: 30)
@@ -244,9 +252,15 @@ struct SecondFactorHTTPTests {
             let stale = try oathtool(secret: old.secret, at: service.clock.now())
             let fresh = try oathtool(secret: newSecret, at: service.clock.now())
             if stale != fresh {
-                #expect(try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(stale)"}"#))["valid"] as? Bool == false)
+                #expect(
+                    try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(stale)"}"#))["valid"]
+                        as? Bool == false
+                )
             }
-            #expect(try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(fresh)"}"#))["valid"] as? Bool == true)
+            #expect(
+                try json(try await client.post("/v1/subjects/deadbeef-0006/totp/verify", key: key, json: #"{"code":"\#(fresh)"}"#))["valid"] as? Bool
+                    == true
+            )
         }
     }
 
@@ -258,22 +272,37 @@ struct SecondFactorHTTPTests {
         try await service.test { client in
             _ = try await client.post("/v1/subjects", key: writer, json: #"{"subject_id":"deadbeef-0007"}"#)
             try expectErrorShape(
-                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: writer, json: #"{"code":"123456"}"#), status: .forbidden,
-                code: "forbidden")
+                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: writer, json: #"{"code":"123456"}"#),
+                status: .forbidden,
+                code: "forbidden"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{"code":"123456"}"#), status: .notFound,
-                code: "not_found")
+                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{"code":"123456"}"#),
+                status: .notFound,
+                code: "not_found"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects/nobody/totp/verify", key: verifier, json: #"{"code":"123456"}"#), status: .notFound,
-                code: "not_found")
+                try await client.post("/v1/subjects/nobody/totp/verify", key: verifier, json: #"{"code":"123456"}"#),
+                status: .notFound,
+                code: "not_found"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{"code":123456}"#), status: .badRequest,
-                code: "invalid_field", field: "code")
+                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{"code":123456}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "code"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{}"#), status: .badRequest,
-                code: "invalid_field", field: "code")
+                try await client.post("/v1/subjects/deadbeef-0007/totp/verify", key: verifier, json: #"{}"#),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "code"
+            )
             try expectErrorShape(
-                try await client.post("/v1/subjects/nobody/totp", key: writer, json: ""), status: .notFound, code: "not_found")
+                try await client.post("/v1/subjects/nobody/totp", key: writer, json: ""),
+                status: .notFound,
+                code: "not_found"
+            )
         }
     }
 }
