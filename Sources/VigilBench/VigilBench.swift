@@ -150,12 +150,22 @@ struct VigilBench {
             try await store.write { tx in for _ in 0..<100 { try tx.appendAudit(record) } }
         }
         let batch = ContinuousClock.now - startBatch
+        let startConcurrent = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    for _ in 0..<(appends / 64) { try await store.write { try $0.appendAudit(record) } }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let concurrent = ContinuousClock.now - startConcurrent
         func s(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         print(
             "store transactions: empty write \(Int(Double(appends) / s(empty)))/s, empty read \(Int(Double(appends) / s(read)))/s"
         )
         print(
-            "audit append (SQLite WAL, synchronous=NORMAL, checkpoint every 1000): one per transaction \(Int(Double(appends) / s(single)))/s; 100 per transaction \(Int(Double(appends / 100 * 100) / s(batch)))/s"
+            "audit append (SQLite WAL, synchronous=NORMAL, checkpoint every 1000): one per transaction \(Int(Double(appends) / s(single)))/s; 100 per transaction \(Int(Double(appends / 100 * 100) / s(batch)))/s; 64 concurrent writers, one each (group commit) \(Int(Double(appends / 64 * 64) / s(concurrent)))/s"
         )
     }
 

@@ -182,6 +182,13 @@ extension SQLiteStore {
         }
     }
 
+    /// How many entries the log holds.
+    public func auditEntryCount() async throws -> Int {
+        try await onReader { conn in
+            Int(try conn.queryOne("SELECT count(*) FROM audit_entries", [], { $0.int(0) }) ?? 0)
+        }
+    }
+
     /// An inclusion proof of entry `seq` against the newest checkpoint that covers it.
     public func proveAudit(seq: UInt64) async throws -> AuditInclusionBundle {
         try await checkpoint()

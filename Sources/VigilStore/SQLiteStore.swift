@@ -15,6 +15,9 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
     private let writerQueue = DispatchQueue(label: "vigil.sqlite.writer")
+    private let pendingLock = NSLock()
+    private var pending: [WriteJob] = []
+    private var draining = false
     private let readerQueue = DispatchQueue(label: "vigil.sqlite.reader")
     let keyring: Keyring
     let clock: any VigilClock
@@ -97,12 +100,77 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         }
     }
 
+    /// Runs `body` as one use case: its changes and audit entries commit together or not at all.
+    ///
+    /// Group commit: use cases that arrive while the writer is busy are run together in one
+    /// SQLite transaction, each inside its own savepoint. A use case that throws is rolled back
+    /// to its savepoint alone (the others are unaffected, and see none of its writes); a
+    /// failing COMMIT fails every use case of the batch. Each use case sees the writes of those
+    /// before it, exactly as if they ran one after another, but the batch pays for one commit
+    /// (WAL frames, locks) instead of one each.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
-        try await onWriter { conn in
-            try conn.transaction(immediate: true) {
-                try self.keyring.refresh(conn)
-                return try body(SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing))
+        try await withCheckedThrowingContinuation { continuation in
+            let job = WriteJob()
+            var outcome: Result<T, any Error> = .failure(VigilError.unavailable(reason: "write did not run"))
+            job.run = { tx in
+                outcome = Result { try body(tx) }
+                if case .success = outcome { return true }
+                return false
             }
+            job.finish = { batchError in
+                if let batchError {
+                    continuation.resume(throwing: batchError)
+                } else {
+                    continuation.resume(with: outcome)
+                }
+            }
+            enqueue(job)
+        }
+    }
+
+    /// At most this many use cases share one transaction.
+    static let maxBatch = 128
+
+    private func enqueue(_ job: WriteJob) {
+        let startDrain: Bool = pendingLock.withLock {
+            pending.append(job)
+            if draining { return false }
+            draining = true
+            return true
+        }
+        if startDrain { writerQueue.async { self.drain() } }
+    }
+
+    /// Runs on the writer queue until no job is pending.
+    private func drain() {
+        while true {
+            let batch: [WriteJob] = pendingLock.withLock {
+                let take = Array(pending.prefix(Self.maxBatch))
+                pending.removeFirst(take.count)
+                if take.isEmpty { draining = false }
+                return take
+            }
+            if batch.isEmpty { return }
+            var batchError: (any Error)?
+            do {
+                try writer.run("BEGIN IMMEDIATE")
+                do {
+                    try keyring.refresh(writer)
+                    let tx = SQLiteTransaction(conn: writer, keyring: keyring, signing: signing)
+                    for job in batch {
+                        try writer.run("SAVEPOINT use_case")
+                        if !job.run(tx) { try writer.run("ROLLBACK TO use_case") }
+                        try writer.run("RELEASE use_case")
+                    }
+                    try writer.run("COMMIT")
+                } catch {
+                    try? writer.exec("ROLLBACK")
+                    throw error
+                }
+            } catch {
+                batchError = error
+            }
+            for job in batch { job.finish(batchError) }
         }
     }
 
@@ -250,4 +318,13 @@ enum EncryptedColumns {
         Column(table: "totp_enrolments", key: "subject_id", column: "secret_ct"),
         Column(table: "totp_credentials", key: "subject_id", column: "secret_ct"),
     ]
+}
+
+/// One use case waiting for the writer: `run` executes it inside its savepoint and says
+/// whether it succeeded; `finish` resumes its caller once the batch has committed (or failed).
+private final class WriteJob: @unchecked Sendable {
+    // @unchecked Sendable: `run` and `finish` are set before the job is queued and called only
+    // on the writer queue.
+    var run: (SQLiteTransaction) -> Bool = { _ in false }
+    var finish: ((any Error)?) -> Void = { _ in }
 }

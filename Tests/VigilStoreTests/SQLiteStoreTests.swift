@@ -1,6 +1,7 @@
 import CSQLite3
 import Foundation
 import Testing
+import VigilAudit
 import VigilCore
 import VigilCrypto
 import VigilTestSupport
@@ -204,6 +205,52 @@ struct SQLiteStoreTests {
         #expect(throws: SQLiteError.self) { try raw(path, "DELETE FROM audit_entries") }
     }
 
+    @Test("concurrent use cases share transactions, yet one that fails leaves no trace and does not disturb the others")
+    func groupCommitIsolation() async throws {
+        let store = try open()
+        let before = try await auditCount(store)
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<60 {
+                group.addTask {
+                    do {
+                        // Every third one inserts and audits, then fails: its writes must vanish.
+                        try await store.write { tx in
+                            let s = try SubjectRegistration(subjectID: "deadbeef-\(5000 + i)", email: nil, phone: nil, displayName: nil).validated()
+                            try tx.insertSubject(s, at: Date(timeIntervalSince1970: 1_234_567_890))
+                            try tx.appendAudit(
+                                AuditRecord(
+                                    action: "subject.created",
+                                    actor: .system,
+                                    target: .init(type: "subject", id: s.subjectID),
+                                    time: Date(timeIntervalSince1970: 1_234_567_890)
+                                )
+                            )
+                            if i % 3 == 0 { throw VigilError.invalidField(field: "x", reason: "test failure") }
+                        }
+                        return true
+                    } catch VigilError.invalidField {
+                        return false
+                    }
+                }
+            }
+            var all: [Bool] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.filter { $0 }.count == 40)
+        for i in 0..<60 {
+            let exists = try await store.read { try $0.subjectExists(id: "deadbeef-\(5000 + i)") }
+            #expect(exists == (i % 3 != 0))
+        }
+        #expect(try await auditCount(store) == before + 40)
+        let verified = try await store.verifyAudit(
+            keys: [Fixtures.auditSigner().verifierKey],
+            allowUnsigned: true,
+            progress: { _, _ in }
+        )
+        #expect((try? verified.get()) != nil)
+    }
+
     @Test("migrations are recorded and a second open applies nothing")
     func migrations() async throws {
         let store = try open()
@@ -221,4 +268,8 @@ private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         i += 1
     }
     return false
+}
+
+private func auditCount(_ store: SQLiteStore) async throws -> Int {
+    try await store.auditEntryCount()
 }
