@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--duration 10s] [--connections 64[,16,1...]] [--threads 2]
 #                    [--warmup 2s] [--routes healthz,subjects] [--log-level warning]
-#                    [--no-build] [--keep]
+#                    [--no-build] [--keep] [--totp-subjects 10000]
 #
 # Steps: build release (`swift build -c release --scratch-path .build-release`, skipped when
 # the binary is newer than every source), make a temporary directory with fresh keys, a fresh
@@ -27,7 +27,12 @@ BENCH_DIR="$ROOT/scripts/bench"
 ROUTES=(
   "healthz|GET /healthz|healthz.lua"
   "subjects|POST /v1/subjects|subjects.lua"
+  "totp_valid|POST …/totp/verify valid|totp_valid.lua"
+  "totp_invalid|POST …/totp/verify invalid|totp_invalid.lua"
 )
+# Routes whose measured run must not be preceded by a warm-up (it would use up fixtures).
+NO_WARMUP=" totp_valid "
+totp_subjects=10000
 
 duration=10s
 connections=64
@@ -49,6 +54,7 @@ while [ $# -gt 0 ]; do
     --log-level) log_level=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --keep) keep=1; shift ;;
+    --totp-subjects) totp_subjects=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -121,9 +127,24 @@ SERVER_LOG="$WORK/server.log"
 # Flags, not the environment, say where things are; drop inherited settings.
 unset VIGIL_KEYS_DIR VIGIL_DATABASE VIGIL_HOST VIGIL_PORT VIGIL_POLICIES_DIR
 
+POLICIES="$WORK/Policies"
+wants_route() { [ -z "$only_routes" ] || [[ ",$only_routes," == *",$1,"* ]]; }
 prepare_fixtures() {
+  # The shipped policies, with the TOTP lockout and verify rate limits raised so that wrong codes
+  # in the totp_invalid run are answered {valid:false} rather than 429 (the counters still run).
+  cp -r "$ROOT/Policies" "$POLICIES"
+  python3 - "$POLICIES/authentication.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r"(  totp:\n    free_failures: )\d+", r"\g<1>98", s)
+s = re.sub(r"(  totp:\n(?:    .*\n)*?    max_consecutive_failures: )\d+", r"\g<1>100", s)
+s = re.sub(r"(  totp_verify:\n    limit: )\d+", r"\g<1>1000", s)
+open(p, "w").write(s)
+PY
+  "$VIGIL" policy check "$POLICIES" >/dev/null 2>"$WORK/policy.log" || { cat "$WORK/policy.log" >&2; die "bench policy copy is invalid"; }
   "$VIGIL" keys init --keys-dir "$KEYS" 2>"$WORK/keys-init.log" || { cat "$WORK/keys-init.log" >&2; die "keys init failed"; }
-  API_KEY=$("$VIGIL" apikey create --keys-dir "$KEYS" --database "$DB" --name bench --scopes subjects:write 2>"$WORK/apikey.log") \
+  API_KEY=$("$VIGIL" apikey create --keys-dir "$KEYS" --database "$DB" --policies-dir "$POLICIES" --name bench --scopes subjects:write,credentials:verify 2>"$WORK/apikey.log") \
     || { cat "$WORK/apikey.log" >&2; die "apikey create failed"; }
   [ -n "$API_KEY" ] || die "apikey create printed no key"
 }
@@ -143,7 +164,7 @@ free_port() {
 
 start_server() {
   PORT=$(free_port)
-  VIGIL_LOG_LEVEL="$log_level" "$VIGIL" serve --keys-dir "$KEYS" --database "$DB" --host 127.0.0.1 --port "$PORT" \
+  VIGIL_LOG_LEVEL="$log_level" "$VIGIL" serve --keys-dir "$KEYS" --database "$DB" --policies-dir "$POLICIES" --host 127.0.0.1 --port "$PORT" \
     --openapi "$ROOT/docs/openapi.yaml" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 150); do
@@ -172,6 +193,14 @@ probe=$(curl -s -o "$WORK/probe" -w '%{http_code}' -X POST "http://127.0.0.1:$PO
   -d '{"subject_id":"bench-probe","email":"probe@example.com","phone":"+4915100000000","display_name":"Probe"}')
 [ "$probe" = 201 ] || { cat "$WORK/probe" >&2; die "POST /v1/subjects probe answered $probe, not 201"; }
 
+TOTP_SECRETS="$WORK/totp-secrets.txt"
+TOTP_CODES="$WORK/totp-codes.txt"
+if wants_route totp_valid || wants_route totp_invalid; then
+  python3 -c "import pyotp" 2>/dev/null || die "python3 with pyotp is needed for the TOTP routes (scripts/install-deps --test)"
+  say "enrolling $totp_subjects subjects in TOTP (register, enrol, activate with pyotp)"
+  python3 "$BENCH_DIR/totp_prepare.py" enrol "$PORT" "$API_KEY" "$totp_subjects" "$TOTP_SECRETS" || die "TOTP enrolment failed"
+fi
+
 # --- runs -------------------------------------------------------------------------------------
 RESULTS="$WORK/results"
 : >"$RESULTS"
@@ -182,7 +211,7 @@ run_wrk() { # name script conns threads duration run_id
   local name=$1 script=$2 conns=$3 thr=$4 dur=$5 rid=$6 secs
   secs=$(seconds_of "$dur")
   BENCH_DIR="$BENCH_DIR" BENCH_ROUTE="$name" BENCH_CONNECTIONS="$conns" BENCH_THREADS="$thr" \
-    BENCH_RUN_ID="$rid" BENCH_API_KEY="$API_KEY" \
+    BENCH_RUN_ID="$rid" BENCH_API_KEY="$API_KEY" BENCH_TOTP_CODES="$TOTP_CODES" \
     timeout $((secs + 30)) wrk --threads "$thr" --connections "$conns" --duration "$dur" --timeout 5s \
     --script "$BENCH_DIR/$script" "http://127.0.0.1:$PORT"
 }
@@ -196,7 +225,9 @@ for conns in "${conn_list[@]}"; do
     IFS='|' read -r name label script <<<"$entry"
     if [ -n "$only_routes" ] && [[ ",$only_routes," != *",$name,"* ]]; then continue; fi
     run=$((run + 1))
-    if [ "$(seconds_of "$warmup")" -gt 0 ]; then
+    # Fresh one-use codes for each valid-code run (and the subject list for the invalid one).
+    if [[ "$name" == totp_* ]]; then python3 "$BENCH_DIR/totp_prepare.py" codes "$TOTP_SECRETS" "$TOTP_CODES" || die "codes"; fi
+    if [ "$(seconds_of "$warmup")" -gt 0 ] && [[ "$NO_WARMUP" != *" $name "* ]]; then
       say "warm-up $label, $conns connections, $warmup"
       warm=$(run_wrk "$name" "$script" "$conns" "$thr" "$warmup" "w$run-$$" 2>&1 | grep '^BENCH ')
       grep -q ' non2xx=0 socket_errors=0 timeouts=0 ' <<<"$warm" || say "warning: warm-up had errors: $warm"
@@ -209,6 +240,8 @@ for conns in "${conn_list[@]}"; do
     after=$(server_ticks)
     read -r idle1 total1 < <(machine_ticks)
     line=$(grep '^BENCH ' <<<"$out")
+    extra=$(grep '^BENCHX ' <<<"$out" | sed 's/^BENCHX //')
+    [ -n "$extra" ] && line="$line $extra"
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
       say "error: wrk failed (exit $rc) for $label:"
       echo "$out" >&2
@@ -249,12 +282,13 @@ log_errors=$(grep -c -E ' (error|critical) ' "$SERVER_LOG" || true)
 # --- table ------------------------------------------------------------------------------------
 field() { local v; v=$(grep -o -E " $1=[^ ]*" <<<" $2" | head -1); v=${v#* $1=}; echo "${v:-?}"; }
 echo
-printf '%-20s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' route conns 'req/s' 'p50 ms' 'p90 ms' 'p99 ms' 'max ms' 'cpu us/req' 'idle%' errors
+printf '%-30s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' route conns 'req/s' 'p50 ms' 'p90 ms' 'p99 ms' 'max ms' 'cpu us/req' 'idle%' errors
 while IFS='|' read -r name label line; do
   non2xx=$(field non2xx "$line"); sock=$(field socket_errors "$line"); tmo=$(field timeouts "$line")
   if [ "$non2xx" = 0 ] && [ "$sock" = 0 ] && [ "$tmo" = 0 ]; then errors=0
   else errors="non2xx=$non2xx socket=$sock timeouts=$tmo statuses=$(field statuses "$line")"; fi
-  printf '%-20s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' "$label" "$(field connections "$line")" "$(field rps "$line")" \
+  v=$(field valid_true "$line"); [ "$v" != "?" ] && errors="$errors (valid:true $v)"
+  printf '%-30s %6s %10s %9s %9s %9s %9s %12s %6s %s\n' "$label" "$(field connections "$line")" "$(field rps "$line")" \
     "$(field p50_ms "$line")" "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field max_ms "$line")" \
     "$(field server_cpu_us_per_req "$line")" "$(field machine_idle_pct "$line")" "$errors"
 done <"$RESULTS"

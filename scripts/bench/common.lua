@@ -50,9 +50,12 @@ end
 -- Runs in the main Lua state after all threads stop.
 function done(summary, latency, requests)
    local total_non2xx = 0
+   local total_valid = nil
    local merged = {}
    for _, thread in ipairs(threads) do
       total_non2xx = total_non2xx + (thread:get("non2xx") or 0)
+      local v = thread:get("valid_true")
+      if v then total_valid = (total_valid or 0) + v end
       local st = thread:get("statuses")
       if st then
          for code, n in pairs(st) do
@@ -76,4 +79,5 @@ function done(summary, latency, requests)
       ms(latency.max), ms(latency.mean),
       total_non2xx, e.connect + e.read + e.write, e.timeout,
       (#parts > 0) and table.concat(parts, ",") or "none"))
+   if total_valid then io.write(string.format("BENCHX valid_true=%d\n", total_valid)) end
 end
