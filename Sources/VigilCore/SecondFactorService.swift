@@ -52,7 +52,7 @@ public struct SecondFactorService: Sendable {
             throw VigilError.unavailable(reason: "unsupported TOTP algorithm in policy")
         }
         let secretBytes = SecureRandom.bytes(p.secretBytes)
-        let secret = try SecretBytes(copying: secretBytes)
+        let secret = try SecretBytes(transient: secretBytes)
         let base32 = ByteEncoding.base32(secretBytes)
         let now = deps.clock.now()
         try await deps.store.write { tx in

@@ -40,26 +40,63 @@ public enum ByteEncoding {
         Data(base64Encoded: text).map { [UInt8]($0) }
     }
 
-    /// URL-safe base64 without padding (RFC 4648 §5), for tokens.
+    private static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let base64URLValues: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in base64URLAlphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        return table
+    }()
+
+    /// URL-safe base64 without padding (RFC 4648 §5), for tokens. Written out (no Foundation):
+    /// it runs on every authenticated request.
     public static func base64URL(_ bytes: [UInt8]) -> String {
-        base64(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    public static func fromBase64URL(_ text: String) -> [UInt8]? {
-        guard text.utf8.allSatisfy({ isBase64URLChar($0) }) else { return nil }
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while s.utf8.count % 4 != 0 { s.append("=") }
-        return fromBase64(s)
-    }
-
-    private static func isBase64URLChar(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-            true
-        default: false
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(base64URLAlphabet[Int(n >> 18 & 63)])
+            out.append(base64URLAlphabet[Int(n >> 12 & 63)])
+            out.append(base64URLAlphabet[Int(n >> 6 & 63)])
+            out.append(base64URLAlphabet[Int(n & 63)])
+            i += 3
         }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out.append(base64URLAlphabet[Int(n >> 18 & 63)])
+            out.append(base64URLAlphabet[Int(n >> 12 & 63)])
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out.append(base64URLAlphabet[Int(n >> 18 & 63)])
+            out.append(base64URLAlphabet[Int(n >> 12 & 63)])
+            out.append(base64URLAlphabet[Int(n >> 6 & 63)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes unpadded URL-safe base64; nil on any other character, on padding, on an
+    /// impossible length, or when the unused low bits of the last character are not zero
+    /// (so every byte string has exactly one accepted spelling).
+    public static func fromBase64URL(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 4 != 1 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in chars {
+            let v = base64URLValues[Int(c)]
+            guard v != 0xFF else { return nil }
+            buffer = buffer << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(buffer >> UInt32(bits) & 0xFF))
+            }
+        }
+        guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+        return out
     }
 
     private static let base32Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)

@@ -3,7 +3,7 @@ import CSodium
 /// Secret key material in guarded memory.
 ///
 /// Rules:
-/// - the bytes live in `sodium_malloc` memory (guard pages, canary, locked where the OS
+/// - long-lived keys live in `sodium_malloc` memory (guard pages, canary, locked where the OS
 ///   allows), made read-only after construction and zeroed by `sodium_free` on release;
 /// - the value never prints, encodes or compares with `==`: `description` is redacted and
 ///   equality is `constantTimeEquals`;
@@ -17,6 +17,8 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
     private let pointer: UnsafeMutableRawPointer
     /// Number of secret bytes.
     public let count: Int
+    /// Guarded (`sodium_malloc`) or transient (ordinary heap, zeroed on release).
+    private let guarded: Bool
 
     /// Copies `bytes` into guarded memory. The caller should zero its own copy.
     public init(copying bytes: some Collection<UInt8>) throws {
@@ -31,7 +33,28 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
         }
         self.pointer = p
         self.count = n
+        self.guarded = true
         _ = sodium_mprotect_readonly(p)
+    }
+
+    /// Copies `bytes` into ordinary heap memory that is zeroed (`sodium_memzero`) on release,
+    /// without guard pages. For short-lived, per-request secrets — a TOTP secret decrypted for
+    /// one verification — where `sodium_malloc`'s mmap/mprotect/munmap (and the TLB shootdowns
+    /// they cause across cores) would dominate the request. Long-lived keys use
+    /// `init(copying:)`. The value still never prints, encodes or compares with `==`.
+    public init(transient bytes: some Collection<UInt8>) throws {
+        try Sodium.ready()
+        let n = bytes.count
+        let p = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(n, 1), alignment: 16)
+        let typed = p.bindMemory(to: UInt8.self, capacity: Swift.max(n, 1))
+        var i = 0
+        for b in bytes {
+            typed[i] = b
+            i += 1
+        }
+        self.pointer = p
+        self.count = n
+        self.guarded = false
     }
 
     /// Fills `count` bytes of guarded memory with `fill`, which writes them in place.
@@ -51,6 +74,7 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
         }
         self.pointer = p
         self.count = count
+        self.guarded = true
         _ = sodium_mprotect_readonly(p)
     }
 
@@ -62,7 +86,12 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
     }
 
     deinit {
-        sodium_free(pointer)
+        if guarded {
+            sodium_free(pointer)
+        } else {
+            sodium_memzero(pointer, Swift.max(count, 1))
+            pointer.deallocate()
+        }
     }
 
     /// Lends the bytes to a primitive. Do not copy them out of the closure.

@@ -153,7 +153,9 @@ final class Keyring: @unchecked Sendable {
                 keys: data
             )
             defer { for i in plain.indices { plain[i] = 0 } }
-            return try SecretBytes(copying: plain)
+            // Per-request secrets (a TOTP secret for one verification): zeroed heap memory,
+            // not guarded pages — see SecretBytes(transient:).
+            return try SecretBytes(transient: plain)
         } catch let error as CryptoError {
             throw VigilError.dataIntegrity(reason: "\(table).\(column) of one row failed to decrypt: \(error)")
         }
