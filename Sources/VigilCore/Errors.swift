@@ -22,6 +22,9 @@ public enum VigilError: Error, Equatable, Sendable {
     case dataIntegrity(reason: String)
     /// A one-time code offered to prove something (an enrolment) was not valid.
     case invalidCode
+    /// A bounded resource (the argon2id pool's queue) is full; retry after `retryAfterSeconds`.
+    /// Answered at once instead of queueing without bound.
+    case overloaded(retryAfterSeconds: Int)
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -36,6 +39,7 @@ public enum VigilError: Error, Equatable, Sendable {
         case .unavailable: "unavailable"
         case .dataIntegrity: "data_integrity"
         case .invalidCode: "invalid_code"
+        case .overloaded: "overloaded"
         }
     }
 }

@@ -5,11 +5,23 @@ public struct VigilDependencies: Sendable {
     public var store: any DataStore
     public var clock: any VigilClock
     public var policies: PolicySet
+    /// The one place argon2id runs (a bounded pool of threads; see `PasswordHasher`).
+    public var passwordHasher: PasswordHasher
+    /// The common-password list the authentication policy names, loaded at start.
+    public var passwordBlocklist: PasswordBlocklist
 
-    public init(store: any DataStore, clock: any VigilClock, policies: PolicySet) {
+    public init(
+        store: any DataStore,
+        clock: any VigilClock,
+        policies: PolicySet,
+        passwordHasher: PasswordHasher,
+        passwordBlocklist: PasswordBlocklist
+    ) {
         self.store = store
         self.clock = clock
         self.policies = policies
+        self.passwordHasher = passwordHasher
+        self.passwordBlocklist = passwordBlocklist
     }
 }
 

@@ -58,6 +58,45 @@ public enum PasswordHash {
         }
     }
 
+    /// Hashes a password held in guarded memory; the bytes never leave it.
+    public static func hash(_ password: SecretBytes, cost: Argon2idCost) throws -> String {
+        try Sodium.ready()
+        var out = [CChar](repeating: 0, count: Int(crypto_pwhash_strbytes()))
+        let rc = password.withUnsafeBytes { bytes in
+            // SecretBytes always has a valid base address, also for zero bytes.
+            crypto_pwhash_str_alg(
+                &out,
+                bytes.baseAddress!.assumingMemoryBound(to: CChar.self),
+                UInt64(bytes.count),
+                cost.opsLimit,
+                cost.memLimit,
+                crypto_pwhash_alg_argon2id13()
+            )
+        }
+        guard rc == 0 else { throw CryptoError.passwordHashingFailed }
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// True when the password in guarded memory matches `encoded`; false on mismatch or a
+    /// malformed hash.
+    public static func verify(_ password: SecretBytes, against encoded: String) -> Bool {
+        guard (try? Sodium.ready()) != nil else { return false }
+        var str = Array(encoded.utf8CString)
+        guard str.count <= Int(crypto_pwhash_strbytes()) else { return false }
+        str.append(contentsOf: [CChar](repeating: 0, count: Int(crypto_pwhash_strbytes()) - str.count))
+        return password.withUnsafeBytes { bytes in
+            crypto_pwhash_str_verify(&str, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(bytes.count)) == 0
+        }
+    }
+
+    /// The cost parameters of an encoded argon2id string, `m=…,t=…,p=…` (not secret: they are
+    /// part of the public format), or nil when it is not an argon2id string.
+    public static func parameters(of encoded: String) -> String? {
+        let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[1] == "argon2id", parts[3].hasPrefix("m=") else { return nil }
+        return String(parts[3])
+    }
+
     /// True when `encoded` was made with other parameters than `cost` (or another algorithm).
     public static func needsRehash(_ encoded: String, cost: Argon2idCost) -> Bool {
         guard (try? Sodium.ready()) != nil else { return true }

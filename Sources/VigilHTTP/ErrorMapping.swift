@@ -88,6 +88,10 @@ enum ErrorMapping {
             var m = MappedError(status: .serviceUnavailable, code: error.code, message: "temporarily unavailable", field: nil)
             m.headers[.retryAfter] = "1"
             return m
+        case .overloaded(let seconds):
+            var m = MappedError(status: .serviceUnavailable, code: error.code, message: "the service is busy; retry later", field: nil)
+            m.headers[.retryAfter] = String(max(1, seconds))
+            return m
         case .invalidCode:
             return MappedError(status: .unprocessableContent, code: error.code, message: "the code is not valid", field: "code")
         case .dataIntegrity:

@@ -123,5 +123,19 @@ enum Migrations {
             ) STRICT;
             """
         ),
+        (
+            3, "passwords",
+            """
+            -- Password verifiers: argon2id strings in libsodium's format ($argon2id$v=19$m=…,t=…,p=1$…),
+            -- which carry their own salt and cost, so a hash made under an older policy still verifies
+            -- (and is replaced on the next successful verify). A slow salted hash, not personal data.
+            CREATE TABLE passwords (
+                subject_id  TEXT PRIMARY KEY REFERENCES subjects (id),
+                hash        TEXT NOT NULL CHECK (substr(hash, 1, 10) = '$argon2id$'),
+                created_at  TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            ) STRICT;
+            """
+        ),
     ]
 }

@@ -134,6 +134,7 @@ func describe(_ error: any Error) -> String {
         case .unavailable(let reason): return "unavailable: \(reason)"
         case .dataIntegrity(let reason): return "data integrity: \(reason)"
         case .invalidCode: return "the code is not valid"
+        case .overloaded(let s): return "busy; retry in \(s)s"
         }
     default: return String(describing: error)
     }

@@ -35,6 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             try keys.checkPermissions()
             let policies = try common.loadPolicies()
+            let blocklist = try common.loadPasswordBlocklist(policies)
             let store = try common.openStore(policies: policies)
             let settings = ServerSettings(
                 host: host ?? env("VIGIL_HOST") ?? "127.0.0.1",
@@ -42,7 +43,14 @@ struct ServeCommand: AsyncParsableCommand {
             )
             let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
             if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
-            let core = VigilDependencies(store: store, clock: SystemClock(), policies: policies)
+            let hasher = PasswordHasher()
+            let core = VigilDependencies(
+                store: store,
+                clock: SystemClock(),
+                policies: policies,
+                passwordHasher: hasher,
+                passwordBlocklist: blocklist
+            )
             try await RunRecord.recordStart(core, component: "serve")
             let deps = HTTPDependencies(
                 core: core,
@@ -53,7 +61,11 @@ struct ServeCommand: AsyncParsableCommand {
             )
             logger.info(
                 "starting",
-                metadata: ["host": .string(settings.host), "port": .stringConvertible(settings.port), "database": .string(common.databasePath)]
+                metadata: [
+                    "host": .string(settings.host), "port": .stringConvertible(settings.port), "database": .string(common.databasePath),
+                    "argon2id_workers": .stringConvertible(hasher.workers), "argon2id_queue": .stringConvertible(hasher.queueLimit),
+                    "password_blocklist_entries": .stringConvertible(blocklist.count),
+                ]
             )
             // Checkpoints every `audit.checkpoint.every_seconds` (appends also sign every N entries)
             // and once more at shutdown, so nothing the server wrote is left unsigned.

@@ -54,13 +54,22 @@ struct TestService {
     let settings = ServerSettings(maxBodyBytes: 16 * 1024)
 
     let policies: PolicySet
+    let passwordHasher: PasswordHasher
+    let passwordBlocklist: PasswordBlocklist
 
     static func shippedPolicies() throws -> PolicySet {
         try PolicySet.load(directory: Self.repoRoot.appendingPathComponent("Policies"))
     }
 
-    init(policies: PolicySet? = nil) throws {
+    /// The shipped blocklist, loaded once for the whole test run.
+    static let shippedBlocklist: Result<PasswordBlocklist, any Error> = Result {
+        try PasswordBlocklist.load(file: repoRoot.appendingPathComponent("Policies/common-passwords.txt"))
+    }
+
+    init(policies: PolicySet? = nil, passwordHasher: PasswordHasher = PasswordHasher()) throws {
         self.policies = try policies ?? Self.shippedPolicies()
+        self.passwordHasher = passwordHasher
+        passwordBlocklist = try Self.shippedBlocklist.get()
         dir = try TemporaryDirectory()
         store = try SQLiteStore(
             path: dir.file("vigil.sqlite"),
@@ -70,9 +79,18 @@ struct TestService {
         )
     }
 
-    var deps: HTTPDependencies {
+    var deps: HTTPDependencies { deps(policies: policies) }
+
+    /// The same store, clock and hasher under other policies (a policy change between runs).
+    func deps(policies: PolicySet) -> HTTPDependencies {
         HTTPDependencies(
-            core: VigilDependencies(store: store, clock: clock, policies: policies),
+            core: VigilDependencies(
+                store: store,
+                clock: clock,
+                policies: policies,
+                passwordHasher: passwordHasher,
+                passwordBlocklist: passwordBlocklist
+            ),
             auditLog: store,
             auditVerifierKeys: [Fixtures.auditSigner().verifierKey],
             openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
@@ -95,12 +113,19 @@ struct TestService {
         try await APIKeyService(deps.core).revoke(id: id, actor: .cli("test"))
     }
 
-    func router() -> Router<VigilRequestContext> { buildRouter(deps, settings: settings) }
+    func router(policies: PolicySet? = nil) -> Router<VigilRequestContext> {
+        buildRouter(deps(policies: policies ?? self.policies), settings: settings)
+    }
 
-    /// Runs `body` against the real router, in process.
-    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: router(), logger: logs.logger)
-        try await app.test(.router, body)
+    /// Runs `body` against the real router, in process (`.router`), or through a real HTTP
+    /// server on loopback (`.live`, `.ahc(.http)` for concurrent connections); `policies` replaces the service's policies for this run.
+    func test(
+        _ framework: TestingSetup = .router,
+        policies: PolicySet? = nil,
+        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let app = Application(router: router(policies: policies), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger)
+        try await app.test(framework, body)
     }
 }
 
