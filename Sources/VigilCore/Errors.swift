@@ -22,6 +22,10 @@ public enum VigilError: Error, Equatable, Sendable {
     case dataIntegrity(reason: String)
     /// A one-time code offered to prove something (an enrolment) was not valid.
     case invalidCode
+    /// An `Idempotency-Key` reused with a different request.
+    case idempotencyConflict
+    /// The account is frozen (a suspicious-login decision) until an agent unfreezes it.
+    case accountFrozen
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -36,6 +40,8 @@ public enum VigilError: Error, Equatable, Sendable {
         case .unavailable: "unavailable"
         case .dataIntegrity: "data_integrity"
         case .invalidCode: "invalid_code"
+        case .idempotencyConflict: "idempotency_conflict"
+        case .accountFrozen: "account_frozen"
         }
     }
 }

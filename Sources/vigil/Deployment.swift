@@ -134,6 +134,8 @@ func describe(_ error: any Error) -> String {
         case .unavailable(let reason): return "unavailable: \(reason)"
         case .dataIntegrity(let reason): return "data integrity: \(reason)"
         case .invalidCode: return "the code is not valid"
+        case .idempotencyConflict: return "the idempotency key was used for another request"
+        case .accountFrozen: return "the account is frozen"
         }
     default: return String(describing: error)
     }
