@@ -290,6 +290,26 @@ struct SuspiciousLoginHTTPTests {
         }
     }
 
+    @Test("concurrent retries with one Idempotency-Key make one report and one audit entry")
+    func concurrentRetries() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .reportsWrite])
+        try await service.test { client in
+            try await service.registerSubject(client, "s-race", key: key)
+            let login = Login(subject: "s-race", at: service.clock.now())
+            let ids = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try json(try await client.report(login, key: key, idempotencyKey: "race-1"))["report_id"] as? String }
+                }
+                var all: [String?] = []
+                for try await id in group { all.append(id) }
+                return all
+            }
+            #expect(ids.count == 12 && Set(ids).count == 1 && ids.first??.hasPrefix("slr_") == true)
+            #expect(try await service.auditActions().filter { $0 == "suspicious_login.reported" }.count == 1)
+        }
+    }
+
     @Test("bad input is a 400 naming the field; unknown subject 404; scopes enforced")
     func validationAndScopes() async throws {
         let service = try TestService()
