@@ -75,8 +75,9 @@ public struct LoginReport: Sendable, Equatable {
         guard printable(deviceID, max: 256) else {
             throw .invalidField(field: "device_id", reason: "must be 1-256 characters without control characters")
         }
-        let code = country.uppercased()
-        guard code.count == 2, CountryCentroids.location(code) != nil else {
+        // ASCII letters only, checked before upper-casing ("ß" upper-cases to "SS").
+        let code = country.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.isAlphabetic }) ? country.uppercased() : ""
+        guard code.utf8.count == 2, CountryCentroids.location(code) != nil else {
             throw .invalidField(field: "country", reason: "must be an ISO 3166-1 alpha-2 country code")
         }
         guard let source = Source(rawValue: source) else {
@@ -181,7 +182,8 @@ public enum IdempotencyMatch: Sendable, Equatable {
 }
 
 public protocol SuspiciousLoginReading {
-    /// Logins of the subject that the user did not deny (reports with source `risk_engine`),
+    /// Logins of the subject that the user did not deny (reports with source `risk_engine`) and
+    /// that were not frozen,
     /// which occurred at or after `since`, oldest first; `sameDevice` compares with `deviceID`.
     func loginHistory(subjectID: String, deviceID: String, since: Date) throws -> [LoginHistoryEntry]
     func loginReport(id: String) throws -> StoredLoginReport?
@@ -208,9 +210,10 @@ public protocol SuspiciousLoginWriting: SuspiciousLoginReading {
 /// Suspicious-login reports: rules, decision, freeze, pending case, audit.
 ///
 /// Rules (`Policies/recovery.yaml` `suspicious_login`):
-/// - history is the subject's earlier reports that the user did not deny (`source:
-///   risk_engine`; a report from the user is an attacker's login and teaches nothing about the
-///   owner). The backend may report every login, not only doubtful ones, to build it;
+/// - history is the subject's earlier reports from the risk engine whose decision was not
+///   `freeze` (a report from the user, or a frozen login, is likely an attacker's and must never
+///   make a device or country "known"). The backend may report every login, not only doubtful
+///   ones, to build it;
 /// - `new_device` / `new_country`: the device (by keyed hash) / country was not seen in history
 ///   within `lookback_days` before the login. With no history in that window at all there is
 ///   nothing to compare with, and neither fires (a subject's first report sets the baseline);

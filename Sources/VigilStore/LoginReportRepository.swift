@@ -15,7 +15,7 @@ extension SQLiteTransaction {
         return try conn.query(
             """
             SELECT occurred_at, country, device_bidx FROM login_reports
-            WHERE subject_id = ? AND source = ? AND occurred_at >= ? ORDER BY occurred_at
+            WHERE subject_id = ? AND source = ? AND decision <> 'freeze' AND occurred_at >= ? ORDER BY occurred_at
             """,
             [.text(subjectID), .text(LoginReport.Source.riskEngine.rawValue), .text(Timestamp.format(since))]
         ) { row in

@@ -171,6 +171,11 @@ struct SuspiciousLoginHTTPTests {
             var late = Login(subject: "s-trv", at: t0.addingTimeInterval(day + 1800))
             late.country = "AU"
             #expect(try decided(try await client.report(late, key: key)).rules.contains("impossible_travel"))
+            // Frozen logins never become history: Japan two days later is still a new country.
+            service.clock.advance(seconds: 2 * day)
+            var japanAgain = Login(subject: "s-trv", at: service.clock.now())
+            japanAgain.country = "JP"
+            #expect(try decided(try await client.report(japanAgain, key: key)).rules == ["new_country"])
         }
     }
 
@@ -335,6 +340,7 @@ struct SuspiciousLoginHTTPTests {
             try await expectField({ $0["ip"] = 42 }, "ip")
             try await expectField({ $0["country"] = "Germany" }, "country")
             try await expectField({ $0["country"] = "XX" }, "country")
+            try await expectField({ $0["country"] = "ß" }, "country")  // upper-cases to "SS"
             try await expectField({ $0["occurred_at"] = "yesterday" }, "occurred_at")
             try await expectField({ $0["occurred_at"] = Timestamp.format(service.clock.now().addingTimeInterval(3600)) }, "occurred_at")
             try await expectField({ $0["source"] = "admin" }, "source")
