@@ -25,6 +25,10 @@ public enum VigilError: Error, Equatable, Sendable {
     /// A bounded resource (the argon2id pool's queue) is full; retry after `retryAfterSeconds`.
     /// Answered at once instead of queueing without bound.
     case overloaded(retryAfterSeconds: Int)
+    /// An `Idempotency-Key` reused with a different request.
+    case idempotencyConflict
+    /// The account is frozen (a suspicious-login decision) until an agent unfreezes it.
+    case accountFrozen
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -40,6 +44,8 @@ public enum VigilError: Error, Equatable, Sendable {
         case .dataIntegrity: "data_integrity"
         case .invalidCode: "invalid_code"
         case .overloaded: "overloaded"
+        case .idempotencyConflict: "idempotency_conflict"
+        case .accountFrozen: "account_frozen"
         }
     }
 }

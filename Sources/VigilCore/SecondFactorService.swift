@@ -15,7 +15,9 @@ import VigilCrypto
 ///   Retry-After); `max_consecutive_failures` (≤ 100) locks it until an agent unlocks it; a
 ///   success resets the count;
 /// - every outcome is audited, in the transaction that records it; the answer for a locked
-///   or rate-limited attempt is thrown only after that audit entry is committed.
+///   or rate-limited attempt is thrown only after that audit entry is committed;
+/// - a frozen account (`account_freezes`, a suspicious-login decision) passes neither TOTP nor a
+///   recovery code (423 `account_frozen`, audited `….verify.frozen`) until it is unfrozen.
 public struct SecondFactorService: Sendable {
     let deps: VigilDependencies
 
@@ -146,6 +148,7 @@ public struct SecondFactorService: Sendable {
             return .failed
         }
         switch outcome {
+        case .frozen: throw VigilError.accountFrozen
         case .locked(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
         case .failed, .failedWith: throw VigilError.invalidCode
         case .passed, .passedWith: return
@@ -178,6 +181,11 @@ public struct SecondFactorService: Sendable {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
             let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
+            if let freeze = try tx.accountFreeze(subjectID: subjectID) {
+                // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
+                try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
+                return .frozen
+            }
             if let retry = try tx.countRequest(
                 key: "\(factor.rawValue)_verify:\(subjectID)",
                 limit: limit.limit,
@@ -232,6 +240,7 @@ public struct SecondFactorService: Sendable {
             return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
         }
         switch outcome {
+        case .frozen: throw VigilError.accountFrozen
         case .locked(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
         case .passedWith(let remaining): return Verification(valid: true, method: method, recoveryCodesRemaining: remaining)
         case .failedWith(let remaining): return Verification(valid: false, method: method, recoveryCodesRemaining: remaining)
@@ -312,6 +321,7 @@ public struct SecondFactorService: Sendable {
 
     enum Gate: Sendable, Equatable {
         case locked(Int)
+        case frozen
         case passed
         case failed
         case passedWith(Int)
@@ -339,6 +349,7 @@ public struct SecondFactorService: Sendable {
             next.lockedIndefinitely = true
         }
         try tx.setFactorState(subjectID: subjectID, factor: factor, next)
+        try tx.recordSecondFactorFailure(subjectID: subjectID, factor: factor, at: audit.now)  // the suspicious-login burst rule
         try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
         if next.lockedIndefinitely {
             try audit.record(

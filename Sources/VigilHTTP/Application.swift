@@ -56,6 +56,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     AuditController(api: api).register(on: router)
     SecondFactorController(api: api).register(on: router)
     PasswordController(api: api).register(on: router)
+    SuspiciousLoginController(api: api).register(on: router)
     return router
 }
 

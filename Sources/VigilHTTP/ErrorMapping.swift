@@ -94,6 +94,20 @@ enum ErrorMapping {
             return m
         case .invalidCode:
             return MappedError(status: .unprocessableContent, code: error.code, message: "the code is not valid", field: "code")
+        case .idempotencyConflict:
+            return MappedError(
+                status: .conflict,
+                code: error.code,
+                message: "this Idempotency-Key was used with a different request",
+                field: nil
+            )
+        case .accountFrozen:
+            return MappedError(
+                status: .init(code: 423, reasonPhrase: "Locked"),
+                code: error.code,
+                message: "the account is frozen; contact support",
+                field: nil
+            )
         case .dataIntegrity:
             // The detail goes to the log (with the request id), not to the client.
             return MappedError(status: .internalServerError, code: "internal_error", message: "internal error", field: nil)

@@ -137,5 +137,73 @@ enum Migrations {
             ) STRICT;
             """
         ),
+        (
+            5, "suspicious logins",
+            """
+            -- Suspicious-login reports. ip, user agent, device id and reason are encrypted (bound to
+            -- table, column and report id); device_bidx is a keyed hash of subject and device id, so
+            -- the new-device rule is a comparison, not a decryption. country (ISO alpha-2) and
+            -- occurred_at are in the clear: the rules query them per subject, and neither alone
+            -- identifies a person.
+            CREATE TABLE login_reports (
+                id             TEXT    PRIMARY KEY,
+                subject_id     TEXT    NOT NULL REFERENCES subjects (id),
+                occurred_at    TEXT    NOT NULL,
+                country        TEXT    NOT NULL,
+                source         TEXT    NOT NULL,
+                ip_ct          BLOB    NOT NULL,
+                user_agent_ct  BLOB    NOT NULL,
+                device_id_ct   BLOB    NOT NULL,
+                device_bidx    BLOB    NOT NULL,
+                reason_ct      BLOB,
+                decision       TEXT    NOT NULL,
+                score          INTEGER NOT NULL,
+                rules          TEXT    NOT NULL,
+                reported_at    TEXT    NOT NULL
+            ) STRICT;
+            CREATE INDEX login_reports_subject ON login_reports (subject_id, occurred_at);
+
+            -- Idempotency-Key records, per API key and operation: the body's keyed hash and what it
+            -- created, so a retry gets the same answer and a different body under the key a 409.
+            CREATE TABLE idempotency_keys (
+                scope         TEXT NOT NULL,
+                key           TEXT NOT NULL,
+                request_hash  BLOB NOT NULL,
+                resource_id   TEXT NOT NULL,
+                created_at    TEXT NOT NULL,
+                PRIMARY KEY (scope, key)
+            ) STRICT;
+
+            -- Accounts frozen by a suspicious-login decision; TOTP and recovery codes refuse while
+            -- a row exists. Unfreezing is an agent action of the cases feature (four-eyes).
+            CREATE TABLE account_freezes (
+                subject_id  TEXT PRIMARY KEY REFERENCES subjects (id),
+                frozen_at   TEXT NOT NULL,
+                report_id   TEXT NOT NULL
+            ) STRICT;
+
+            -- Cases requested before the cases feature exists (P1 suspicious_login on freeze);
+            -- the cases feature opens them and sets opened_case_id.
+            CREATE TABLE pending_cases (
+                id              TEXT PRIMARY KEY,
+                subject_id      TEXT NOT NULL REFERENCES subjects (id),
+                category        TEXT NOT NULL,
+                priority        TEXT NOT NULL,
+                report_id       TEXT NOT NULL,
+                created_at      TEXT NOT NULL,
+                opened_case_id  TEXT
+            ) STRICT;
+            CREATE INDEX pending_cases_subject ON pending_cases (subject_id);
+
+            -- Failed TOTP and recovery codes with their times, for the burst rule; rows older than a
+            -- day (the largest window the policy allows) are pruned on insert.
+            CREATE TABLE second_factor_failures (
+                subject_id  TEXT NOT NULL REFERENCES subjects (id),
+                factor      TEXT NOT NULL,
+                at          TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX second_factor_failures_subject ON second_factor_failures (subject_id, at);
+            """
+        ),
     ]
 }

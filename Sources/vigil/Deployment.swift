@@ -135,6 +135,8 @@ func describe(_ error: any Error) -> String {
         case .dataIntegrity(let reason): return "data integrity: \(reason)"
         case .invalidCode: return "the code is not valid"
         case .overloaded(let s): return "busy; retry in \(s)s"
+        case .idempotencyConflict: return "the idempotency key was used for another request"
+        case .accountFrozen: return "the account is frozen"
         }
     default: return String(describing: error)
     }
