@@ -85,6 +85,11 @@ public struct PasswordService: Sendable {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             guard let record = try tx.password(subjectID: subjectID) else { throw VigilError.notFound(resource: "password") }
             let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: start)
+            if let freeze = try tx.accountFreeze(subjectID: subjectID) {
+                // A frozen account (suspicious-login decision) passes no factor until unfrozen.
+                try audit.record("password.verify.frozen", .denied, ["report_id": .string(freeze.reportID)])
+                return .frozen
+            }
             if let retry = try tx.countRequest(
                 key: "\(AuthenticationPolicy.RateLimited.passwordVerify.rawValue):\(subjectID)",
                 limit: limit.limit,
@@ -103,6 +108,7 @@ public struct PasswordService: Sendable {
         var hash: String
         switch admission {
         case .refused(let retry): throw VigilError.rateLimited(retryAfterSeconds: retry)
+        case .frozen: throw VigilError.accountFrozen
         case .admitted(let stored): hash = stored
         }
 
@@ -168,6 +174,7 @@ public struct PasswordService: Sendable {
     enum Admission: Sendable {
         case admitted(String)
         case refused(Int)
+        case frozen
     }
 
     enum Outcome: Sendable {

@@ -392,3 +392,23 @@ struct SuspiciousLoginHTTPTests {
         #expect(status.versions.reduce(0) { $0 + $1.fields } >= 4)
     }
 }
+
+@Suite("Frozen accounts")
+struct FrozenAccountTests {
+    @Test("after a freeze the right password gets 423 account_frozen, and the refusal is audited")
+    func passwordRefusedWhileFrozen() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .reportsWrite, .credentialsVerify])
+        try await service.test { client in
+            try await client.register("deadbeef-0901", key: key)
+            #expect(try await client.setPassword("deadbeef-0901", "correct horse battery staple", key: key).status == .ok)
+            #expect(try await client.isValidPassword("deadbeef-0901", "correct horse battery staple", key: key))
+            var denied = Login(subject: "deadbeef-0901", at: service.clock.now(), source: "user")
+            denied.reason = "not_me"
+            #expect(try decided(try await client.report(denied, key: key)).decision == "freeze")
+            let r = try await client.verifyPassword("deadbeef-0901", "correct horse battery staple", key: key)
+            try expectErrorShape(r, status: HTTPResponse.Status(code: 423), code: "account_frozen")
+        }
+        #expect(try await service.auditActions().contains("password.verify.frozen"))
+    }
+}
