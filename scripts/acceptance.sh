@@ -66,6 +66,8 @@ for f in data/vigil.sqlite data/vigil.sqlite-wal server.log; do
   done
 done
 [ -s data/vigil.sqlite-wal ] || [ -s data/vigil.sqlite ] || leaks=99
+dbmode=$(stat -c %a data/vigil.sqlite)
+[ "$dbmode" = 600 ] && ok "the database file is created 0600" || fail "database file mode $dbmode"
 if [ $leaks -eq 0 ]; then ok "plaintext scan: 20 subjects over HTTP, no email/phone/name/key in the db, WAL or server log"
 else fail "plaintext scan found $leaks leaks"; fi
 

@@ -32,7 +32,11 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         self.signing = signing
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let isNew = !FileManager.default.fileExists(atPath: path)
         writer = try SQLiteConnection(path: path)
+        // The database holds ciphertexts and hashes, but no one else needs to read it: 0600, as
+        // for key files (SQLite gives its -wal and -shm files the database file's mode).
+        if isNew { _ = chmod(path, 0o600) }
         try Self.configure(writer)
         try Self.migrate(writer, now: clock.now())
         reader = try SQLiteConnection(path: path)
