@@ -5,6 +5,9 @@ public struct VigilDependencies: Sendable {
     public var store: any DataStore
     public var clock: any VigilClock
     public var policies: PolicySet
+    /// The channels a notice to a user goes out on, one message each (`SecurityNotice`): the
+    /// webhook when one is configured, else the file channel (the composition root decides).
+    public var noticeChannels: [OutboundMessage.Channel] = [.file]
 
     public init(store: any DataStore, clock: any VigilClock, policies: PolicySet) {
         self.store = store

@@ -55,6 +55,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     SubjectController(api: api).register(on: router)
     AuditController(api: api).register(on: router)
     SecondFactorController(api: api).register(on: router)
+    OutboxController(api: api).register(on: router)
     return router
 }
 
