@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries, each wrapped once (STYLE.md practice 2).
@@ -78,6 +79,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Outbox channels (file, webhook): the only importer of AsyncHTTPClient.
+        .target(
+            name: "VigilDelivery",
+            dependencies: [
+                "VigilCore",
+                "VigilCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The composition root.
         .executableTarget(
             name: "vigil",
@@ -87,6 +98,7 @@ let package = Package(
                 "VigilAudit",
                 "VigilStore",
                 "VigilHTTP",
+                "VigilDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +148,12 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VigilDeliveryTests",
+            dependencies: ["VigilDelivery", "VigilCore", "VigilStore", "VigilCrypto", "VigilTestSupport"],
+            resources: [.copy("Receiver"), .copy("Vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

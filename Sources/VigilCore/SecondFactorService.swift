@@ -17,7 +17,11 @@ import VigilCrypto
 /// - every outcome is audited, in the transaction that records it; the answer for a locked
 ///   or rate-limited attempt is thrown only after that audit entry is committed;
 /// - a frozen account (`account_freezes`, a suspicious-login decision) passes neither TOTP nor a
-///   recovery code (423 `account_frozen`, audited `….verify.frozen`) until it is unfrozen.
+///   recovery code (423 `account_frozen`, audited `….verify.frozen`) until it is unfrozen;
+/// - the user gets a security notice (`SecurityNotice`, on `deps.noticeChannels`), enqueued in
+///   the same transaction, when TOTP is added, replaced or removed, when recovery codes are
+///   replaced, and when failures lock a factor (the first lock of a run of failures, and the
+///   lock that lasts until an agent unlocks it — not every growing delay in between).
 public struct SecondFactorService: Sendable {
     let deps: VigilDependencies
 
@@ -134,6 +138,13 @@ public struct SecondFactorService: Sendable {
                 try tx.activateTOTP(subjectID: subjectID, acceptedStep: step, at: now)
                 try tx.setFactorState(subjectID: subjectID, factor: .totp, .clear)
                 try audit.record("totp.activated", .success, ["replaced_previous": .int(replacing ? 1 : 0)])
+                try SecurityNotice.enqueue(
+                    replacing ? "totp_replaced" : "totp_added",
+                    subjectID: subjectID,
+                    channels: deps.noticeChannels,
+                    in: tx,
+                    at: now
+                )
                 return .passed
             }
             try Self.recordFailure(
@@ -143,7 +154,8 @@ public struct SecondFactorService: Sendable {
                 factor: .totp,
                 state: state,
                 lockout: lockout,
-                action: "totp.activation.failed"
+                action: "totp.activation.failed",
+                noticeChannels: deps.noticeChannels
             )
             return .failed
         }
@@ -236,7 +248,16 @@ public struct SecondFactorService: Sendable {
                 )
                 return .passedWith(remaining)
             }
-            try Self.recordFailure(tx, audit: audit, subjectID: subjectID, factor: factor, state: state, lockout: lockout, action: "\(prefix).failed")
+            try Self.recordFailure(
+                tx,
+                audit: audit,
+                subjectID: subjectID,
+                factor: factor,
+                state: state,
+                lockout: lockout,
+                action: "\(prefix).failed",
+                noticeChannels: deps.noticeChannels
+            )
             return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
         }
         switch outcome {
@@ -263,6 +284,14 @@ public struct SecondFactorService: Sendable {
             try tx.setFactorState(subjectID: subjectID, factor: .recoveryCode, .clear)
             try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
                 .record("recovery_codes.regenerated", .success, ["count": .int(Int64(codes.count)), "set_id": .string(setID)])
+            try SecurityNotice.enqueue(
+                "recovery_codes_regenerated",
+                subjectID: subjectID,
+                details: ["count": .int(Int64(codes.count))],
+                channels: deps.noticeChannels,
+                in: tx,
+                at: now
+            )
         }
         return codes
     }
@@ -305,6 +334,7 @@ public struct SecondFactorService: Sendable {
                     time: now
                 )
             )
+            try SecurityNotice.enqueue("totp_removed", subjectID: subjectID, channels: deps.noticeChannels, in: tx, at: now)
         }
     }
 
@@ -328,7 +358,8 @@ public struct SecondFactorService: Sendable {
         case failedWith(Int)
     }
 
-    /// One failure more: the new count, the lock it causes, and their audit entries.
+    /// One failure more: the new count, the lock it causes, their audit entries, and a security
+    /// notice on `noticeChannels` when this failure starts a lock (see the rules above).
     static func recordFailure(
         _ tx: any StoreWriting,
         audit: Auditor,
@@ -336,7 +367,8 @@ public struct SecondFactorService: Sendable {
         factor: AuthenticationPolicy.Factor,
         state: FactorState,
         lockout: AuthenticationPolicy.Lockout,
-        action: String
+        action: String,
+        noticeChannels: [OutboundMessage.Channel] = []
     ) throws {
         var next = state
         next.consecutiveFailures += 1
@@ -351,6 +383,12 @@ public struct SecondFactorService: Sendable {
         try tx.setFactorState(subjectID: subjectID, factor: factor, next)
         try tx.recordSecondFactorFailure(subjectID: subjectID, factor: factor, at: audit.now)  // the suspicious-login burst rule
         try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
+        let firstLock = lockout.consequence(afterConsecutiveFailures: state.consecutiveFailures) == .none
+        if next.lockedIndefinitely || (next.lockedUntil != nil && firstLock) {
+            var details: [String: JSONValue] = ["factor": .string(factor.rawValue)]
+            details["locked_until"] = next.lockedIndefinitely ? "unlocked_by_agent" : .string(Timestamp.format(next.lockedUntil ?? audit.now))
+            try SecurityNotice.enqueue("factor_locked", subjectID: subjectID, details: details, channels: noticeChannels, in: tx, at: audit.now)
+        }
         if next.lockedIndefinitely {
             try audit.record(
                 "\(factor.rawValue).locked",

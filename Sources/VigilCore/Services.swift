@@ -9,6 +9,9 @@ public struct VigilDependencies: Sendable {
     public var passwordHasher: PasswordHasher
     /// The common-password list the authentication policy names, loaded at start.
     public var passwordBlocklist: PasswordBlocklist
+    /// The channels a notice to a user goes out on, one message each (`SecurityNotice`): the
+    /// webhook when one is configured, else the file channel (the composition root decides).
+    public var noticeChannels: [OutboundMessage.Channel] = [.file]
 
     public init(
         store: any DataStore,

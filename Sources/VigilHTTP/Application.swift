@@ -57,6 +57,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     SecondFactorController(api: api).register(on: router)
     PasswordController(api: api).register(on: router)
     SuspiciousLoginController(api: api).register(on: router)
+    OutboxController(api: api).register(on: router)
     return router
 }
 

@@ -138,6 +138,40 @@ enum Migrations {
             """
         ),
         (
+            4, "outbox",
+            """
+            -- The transactional outbox: one row per message, inserted in the transaction of the
+            -- change that causes it. recipient_ct and payload_ct are personal data (a contact
+            -- address, a reset link), sealed and bound to (outbox_messages, column, id); they are
+            -- set to NULL after retention (outbox_messages days after finished_at).
+            -- status: pending until delivered (acknowledged) or abandoned (no attempt left).
+            -- attempts counts attempts started; claim_token and lease_until hold a message for the
+            -- worker making an attempt; next_attempt_at is when a pending message is due.
+            CREATE TABLE outbox_messages (
+                seq              INTEGER PRIMARY KEY,
+                id               TEXT    NOT NULL UNIQUE,
+                subject_id       TEXT    NOT NULL,
+                kind             TEXT    NOT NULL,
+                channel          TEXT    NOT NULL,
+                recipient_ct     BLOB,
+                payload_ct       BLOB,
+                status           TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'abandoned')),
+                attempts         INTEGER NOT NULL DEFAULT 0,
+                created_at       TEXT    NOT NULL,
+                next_attempt_at  TEXT,
+                claim_token      TEXT,
+                lease_until      TEXT,
+                last_attempt_at  TEXT,
+                last_error       TEXT,
+                finished_at      TEXT,
+                CHECK ((status = 'pending') = (next_attempt_at IS NOT NULL AND finished_at IS NULL))
+            ) STRICT;
+            CREATE INDEX outbox_messages_due ON outbox_messages (next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX outbox_messages_subject ON outbox_messages (subject_id, seq);
+            CREATE INDEX outbox_messages_retention ON outbox_messages (finished_at) WHERE payload_ct IS NOT NULL;
+            """
+        ),
+        (
             5, "suspicious logins",
             """
             -- Suspicious-login reports. ip, user agent, device id and reason are encrypted (bound to

@@ -23,6 +23,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     let clock: any VigilClock
     let signing: AuditSigning
     public let path: String
+    /// Rung after a commit that enqueued outbox messages (the worker waits on it).
+    public let outboxDoorbell = OutboxDoorbell()
 
     /// Opens (creating if needed) the database at `path`, applies migrations, and loads or
     /// creates the keyring under `masterKey`.
@@ -64,16 +66,19 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         try conn.exec("PRAGMA foreign_keys = ON")
     }
 
-    /// Applies pending migrations; returns the versions applied.
+    /// Applies pending migrations — every one not recorded in `schema_migrations`, in version
+    /// order (so a database made on a branch with version 4 still gets version 3 after a merge);
+    /// returns the versions applied.
     @discardableResult
     static func migrate(_ conn: SQLiteConnection, now: Date) throws -> [Int] {
         try conn.exec(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT"
         )
-        let current = try conn.queryOne("SELECT coalesce(max(version), 0) FROM schema_migrations", [], { Int($0.int(0)) }) ?? 0
-        if let newest = Migrations.all.last?.version, current > newest { throw StoreError.schemaTooNew(current) }
+        let recorded = Set(try conn.query("SELECT version FROM schema_migrations", [], { Int($0.int(0)) }))
+        let current = recorded.max() ?? 0
+        if let newest = Migrations.all.map(\.version).max(), current > newest { throw StoreError.schemaTooNew(current) }
         var applied: [Int] = []
-        for migration in Migrations.all where migration.version > current {
+        for migration in Migrations.all.sorted(by: { $0.version < $1.version }) where !recorded.contains(migration.version) {
             try conn.transaction(immediate: true) {
                 try conn.exec(migration.sql)
                 try conn.run(
@@ -156,11 +161,12 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
             }
             if batch.isEmpty { return }
             var batchError: (any Error)?
+            let effects = WriteEffects()
             do {
                 try writer.run("BEGIN IMMEDIATE")
                 do {
                     try keyring.refresh(writer)
-                    let tx = SQLiteTransaction(conn: writer, keyring: keyring, signing: signing)
+                    let tx = SQLiteTransaction(conn: writer, keyring: keyring, signing: signing, effects: effects)
                     for job in batch {
                         try writer.run("SAVEPOINT use_case")
                         if !job.run(tx) { try writer.run("ROLLBACK TO use_case") }
@@ -174,6 +180,8 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
             } catch {
                 batchError = error
             }
+            // Only after COMMIT: a worker woken earlier would not see the rows.
+            if batchError == nil && effects.enqueuedMessages { outboxDoorbell.ring() }
             for job in batch { job.finish(batchError) }
         }
     }
@@ -325,7 +333,16 @@ enum EncryptedColumns {
         Column(table: "login_reports", key: "id", column: "user_agent_ct"),
         Column(table: "login_reports", key: "id", column: "device_id_ct"),
         Column(table: "login_reports", key: "id", column: "reason_ct"),
+        Column(table: "outbox_messages", key: "id", column: "recipient_ct"),
+        Column(table: "outbox_messages", key: "id", column: "payload_ct"),
     ]
+}
+
+/// What a write batch did that matters after it commits; touched only on the writer queue.
+final class WriteEffects {
+    /// Some use case in the batch enqueued an outbox message (it may have been rolled back to
+    /// its savepoint since; a spurious wake-up costs one empty claim).
+    var enqueuedMessages = false
 }
 
 /// One use case waiting for the writer: `run` executes it inside its savepoint and says

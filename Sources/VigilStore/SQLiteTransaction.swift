@@ -7,6 +7,8 @@ struct SQLiteTransaction: StoreWriting {
     let conn: SQLiteConnection
     let keyring: Keyring
     let signing: AuditSigning
+    /// Set on the group-commit path, where the store acts on it after COMMIT.
+    var effects: WriteEffects? = nil
 
     // MARK: subjects
 

@@ -2,6 +2,7 @@ import Foundation
 import VigilAudit
 import VigilCore
 import VigilCrypto
+import VigilDelivery
 import VigilStore
 
 /// The key files of a deployment (see Keys/README.md).
@@ -122,6 +123,8 @@ func describe(_ error: any Error) -> String {
     case let e as CryptoError: return e.description
     case let e as AuditError: return e.description
     case let e as SQLiteError: return e.description
+    case let e as WebhookConfigurationError: return e.description
+    case let e as DeliveryFailure: return e.description
     case let e as VigilError:
         switch e {
         case .invalidField(let field, let reason): return "\(field) \(reason)"

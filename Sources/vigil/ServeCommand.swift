@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VigilCore
 import VigilCrypto
+import VigilDelivery
 import VigilHTTP
 import VigilStore
 
@@ -22,6 +23,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("openapi"), help: "OpenAPI document to serve at /openapi.yaml (default docs/openapi.yaml).")
     var openAPIPath: String = "docs/openapi.yaml"
+
+    @Option(name: .customLong("outbox-dir"), help: "Folder of the file channel (env VIGIL_OUTBOX_DIR, default data/outbox).")
+    var outboxDir: String?
+
+    @Option(name: .customLong("webhook-url"), help: "URL the webhook channel posts messages to (env VIGIL_WEBHOOK_URL).")
+    var webhookURL: String?
+
+    @Option(
+        name: .customLong("webhook-secret-file"),
+        help: "File (mode 0600) with the webhook signing secret (env VIGIL_WEBHOOK_SECRET_FILE)."
+    )
+    var webhookSecretFile: String?
 
     func run() async throws {
         try await reporting {
@@ -44,13 +57,15 @@ struct ServeCommand: AsyncParsableCommand {
             let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
             if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
             let hasher = PasswordHasher()
-            let core = VigilDependencies(
+            let outbox = try makeOutboxChannels()
+            var core = VigilDependencies(
                 store: store,
                 clock: SystemClock(),
                 policies: policies,
                 passwordHasher: hasher,
                 passwordBlocklist: blocklist
             )
+            core.noticeChannels = outbox.webhook != nil ? [.webhook] : [.file]
             try await RunRecord.recordStart(core, component: "serve")
             let deps = HTTPDependencies(
                 core: core,
@@ -80,11 +95,69 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                 }
             }
-            try await runServer(deps, settings: settings, logger: logger)
+            // The outbox worker: woken by commits that enqueue messages, polling every second
+            // for the rest (other instances, retries coming due). Stopped after the server has
+            // drained, so messages enqueued by the last requests still get their first attempt;
+            // attempts in flight finish before it returns.
+            let worker = OutboxWorker(
+                store: store,
+                clock: SystemClock(),
+                policies: policies,
+                channels: outbox.channels,
+                doorbell: store.outboxDoorbell,
+                logger: logger
+            )
+            logger.info(
+                "outbox",
+                metadata: [
+                    "channels": .string(worker.served.map(\.rawValue).joined(separator: ",")),
+                    "notices": .string(core.noticeChannels.map(\.rawValue).joined(separator: ",")),
+                    "outbox_dir": .string(outbox.file.directory),
+                ]
+            )
+            let delivering = Task { await worker.run() }
+            var serverError: (any Error)?
+            do {
+                try await runServer(deps, settings: settings, logger: logger)
+            } catch {
+                serverError = error
+            }
+            delivering.cancel()
+            await delivering.value
+            try? await outbox.webhook?.shutdown()
+            if let serverError { throw serverError }
             checkpointer.cancel()
             try await store.checkpoint()
             logger.info("stopped")
         }
+    }
+}
+
+extension ServeCommand {
+    /// The file channel (always) and the webhook channel (when a URL is configured, with its
+    /// secret file checked like a key file).
+    func makeOutboxChannels() throws -> (channels: [any DeliveryChannel], file: FileChannel, webhook: WebhookChannel?) {
+        let file = try FileChannel(directory: outboxDir ?? env("VIGIL_OUTBOX_DIR") ?? "data/outbox")
+        let url = webhookURL ?? env("VIGIL_WEBHOOK_URL")
+        let secretPath = webhookSecretFile ?? env("VIGIL_WEBHOOK_SECRET_FILE")
+        guard let url else {
+            if secretPath != nil {
+                Console.error("VIGIL_WEBHOOK_SECRET_FILE is set but VIGIL_WEBHOOK_URL is not")
+                throw Reported()
+            }
+            return ([file], file, nil)
+        }
+        guard let secretPath else { throw WebhookConfigurationError.missingSecret }
+        let secret: SecretBytes
+        do {
+            secret = try KeyFile.readSharedSecret(path: secretPath, minimumBytes: WebhookSignature.minimumSecretBytes)
+        } catch KeyFileError.malformed(let path) {
+            Console.error("\(path) must hold one line of at least \(WebhookSignature.minimumSecretBytes) characters")
+            Console.hint("create one with: (umask 077; openssl rand -hex 32 > \(path))")
+            throw Reported()
+        }
+        let webhook = try WebhookChannel(url: url, secret: secret)
+        return ([file, webhook], file, webhook)
     }
 }
 

@@ -12,14 +12,16 @@ struct ImportBoundaryTests {
     static let owners: [(prefix: String, allowed: Set<String>)] = [
         ("Hummingbird", ["VigilHTTP"]),
         ("HTTPTypes", ["VigilHTTP"]),
-        ("NIO", ["VigilHTTP"]),
+        ("NIO", ["VigilHTTP", "VigilDelivery"]),
+        ("AsyncHTTPClient", ["VigilDelivery"]),
+        ("VigilDelivery", ["vigil"]),
         ("CSQLite3", ["VigilStore"]),
         ("CSodium", ["VigilCrypto"]),
         ("COpenSSLCrypto", ["VigilCrypto"]),
         ("VigilStore", ["vigil", "VigilBench"]),
         ("VigilHTTP", ["vigil"]),
         ("ArgumentParser", ["vigil"]),
-        ("VigilCore", ["VigilStore", "VigilHTTP", "VigilTestSupport", "vigil", "VigilBench"]),
+        ("VigilCore", ["VigilStore", "VigilHTTP", "VigilDelivery", "VigilTestSupport", "vigil", "VigilBench"]),
     ]
 
     /// Targets that must not depend on anything of Vigil's above them.
