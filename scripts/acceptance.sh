@@ -98,6 +98,24 @@ check "revoked API key (revoked by the CLI while the server runs)" 401 unauthent
 check "unknown route" 404 not_found "http://127.0.0.1:$PORT/v2/nothing"
 if curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null; then ok "server still serving after bad input"; else fail "server died"; fi
 
+# 4b. Password-reset requests answer the same for 200 known and 200 unknown identifiers, and
+#     their latencies cannot be told apart (two-sample Kolmogorov–Smirnov, 1 % level).
+RESET_KEY=$("$VIGIL" apikey create --name resets --scopes subjects:write,recovery:write 2>/dev/null)
+# First one request for a known address: the worker resolves it off the response path and the
+# outbox's file channel (data/outbox) gets the link. (The enumeration run below then uses up this
+# source's hourly request budget, so its own requests are answered the same but send nothing.)
+curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/password-resets" -H "Authorization: Bearer $RESET_KEY" \
+  -H 'Content-Type: application/json' -d '{"identifier":"zyxcanary1.mailbox@plaintext-probe.example"}'
+for _ in $(seq 1 50); do
+  links=$(cat data/outbox/*.jsonl 2>/dev/null | grep -c '"kind":"password_reset"' || true)
+  [ "${links:-0}" -ge 1 ] && break
+  sleep 0.2
+done
+if [ "${links:-0}" -ge 1 ] && ! cat data/outbox/*.jsonl | grep '"kind":"password_reset"' | grep -q ghost; then
+  ok "reset links reach the outbox file channel ($links so far), none for unknown identifiers"
+else fail "reset links in the outbox: ${links:-0}"; fi
+if out=$(python3 "$ROOT/scripts/enumeration_check.py" "$PORT" "$RESET_KEY" 2>&1); then ok "$out"; else fail "$out"; fi
+
 # 5. Rotation and a rewrap killed midway while the server keeps serving.
 KEY=$("$VIGIL" apikey create --name rotation --scopes subjects:write 2>/dev/null)
 python3 - "$PORT" "$KEY" <<'PY'

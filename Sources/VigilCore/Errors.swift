@@ -22,6 +22,8 @@ public enum VigilError: Error, Equatable, Sendable {
     case dataIntegrity(reason: String)
     /// A one-time code offered to prove something (an enrolment) was not valid.
     case invalidCode
+    /// A reset token that is unknown, used, voided or expired — which of these is never said.
+    case invalidToken
     /// A bounded resource (the argon2id pool's queue) is full; retry after `retryAfterSeconds`.
     /// Answered at once instead of queueing without bound.
     case overloaded(retryAfterSeconds: Int)
@@ -43,6 +45,7 @@ public enum VigilError: Error, Equatable, Sendable {
         case .unavailable: "unavailable"
         case .dataIntegrity: "data_integrity"
         case .invalidCode: "invalid_code"
+        case .invalidToken: "invalid_token"
         case .overloaded: "overloaded"
         case .idempotencyConflict: "idempotency_conflict"
         case .accountFrozen: "account_frozen"

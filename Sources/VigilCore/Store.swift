@@ -18,7 +18,7 @@ public protocol DataStore: Sendable {
     func ping() async -> Bool
 }
 
-public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading {
+public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading {
     func subject(id: String) throws -> Subject?
     func subjectExists(id: String) throws -> Bool
     func subjectID(email: String) throws -> String?
@@ -27,7 +27,7 @@ public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLo
     func apiKeys() throws -> [APIKeyRecord]
 }
 
-public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting {
+public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting, PasswordResetWriting {
     /// Inserts a subject; throws `VigilError.alreadyExists` when the id is taken.
     func insertSubject(_ subject: SubjectRegistration, at time: Date) throws
     func insertAPIKey(_ key: APIKeyRecord) throws

@@ -58,6 +58,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     PasswordController(api: api).register(on: router)
     SuspiciousLoginController(api: api).register(on: router)
     OutboxController(api: api).register(on: router)
+    PasswordResetController(api: api).register(on: router)
     return router
 }
 

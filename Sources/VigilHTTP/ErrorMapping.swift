@@ -92,6 +92,8 @@ enum ErrorMapping {
             var m = MappedError(status: .serviceUnavailable, code: error.code, message: "the service is busy; retry later", field: nil)
             m.headers[.retryAfter] = String(max(1, seconds))
             return m
+        case .invalidToken:
+            return MappedError(status: .badRequest, code: error.code, message: "the token is invalid or expired", field: "token")
         case .invalidCode:
             return MappedError(status: .unprocessableContent, code: error.code, message: "the code is not valid", field: "code")
         case .idempotencyConflict:

@@ -239,5 +239,39 @@ enum Migrations {
             CREATE INDEX second_factor_failures_subject ON second_factor_failures (subject_id, at);
             """
         ),
+        (
+            6, "password resets",
+            """
+            -- Reset requests as received: the handler only queues them (identical work whatever
+            -- the identifier); the worker resolves them. The identifier is personal data: encrypted.
+            CREATE TABLE password_reset_requests (
+                id             TEXT PRIMARY KEY,
+                identifier_ct  BLOB NOT NULL,
+                source_ip_ct   BLOB,
+                received_at    TEXT NOT NULL,
+                processed_at   TEXT
+            ) STRICT;
+            CREATE INDEX password_reset_requests_pending ON password_reset_requests (received_at) WHERE processed_at IS NULL;
+
+            -- Tokens only as SHA-256 (256 random bits: nothing to brute-force); single use.
+            CREATE TABLE password_reset_tokens (
+                token_hash  BLOB PRIMARY KEY,
+                subject_id  TEXT NOT NULL REFERENCES subjects (id),
+                created_at  TEXT NOT NULL,
+                expires_at  TEXT NOT NULL,
+                used_at     TEXT,
+                voided_at   TEXT
+            ) STRICT;
+            CREATE INDEX password_reset_tokens_subject ON password_reset_tokens (subject_id, created_at);
+
+            -- Withdrawals held after a completed reset (cooling-off); the wallet backend reads the
+            -- hold from the credentials.changed event and the reset response.
+            CREATE TABLE withdrawal_holds (
+                subject_id  TEXT PRIMARY KEY REFERENCES subjects (id),
+                until       TEXT NOT NULL,
+                created_at  TEXT NOT NULL
+            ) STRICT;
+            """
+        ),
     ]
 }

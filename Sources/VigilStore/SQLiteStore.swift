@@ -329,6 +329,8 @@ enum EncryptedColumns {
         Column(table: "subjects", key: "id", column: "display_name_ct"),
         Column(table: "totp_enrolments", key: "subject_id", column: "secret_ct"),
         Column(table: "totp_credentials", key: "subject_id", column: "secret_ct"),
+        Column(table: "password_reset_requests", key: "id", column: "identifier_ct"),
+        Column(table: "password_reset_requests", key: "id", column: "source_ip_ct"),
         Column(table: "login_reports", key: "id", column: "ip_ct"),
         Column(table: "login_reports", key: "id", column: "user_agent_ct"),
         Column(table: "login_reports", key: "id", column: "device_id_ct"),

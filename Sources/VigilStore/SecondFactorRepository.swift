@@ -163,7 +163,8 @@ extension SQLiteTransaction {
                     window_start = excluded.window_start
                 RETURNING count
                 """,
-                [.text(key), .int(windowStart)],
+                // The key may hold an IP address or an identifier: stored only as a keyed hash.
+                [.text(keyring.pseudonym("rate", key)), .int(windowStart)],
                 { $0.int(0) }
             ) ?? 1
         guard count > Int64(limit) else { return nil }

@@ -137,6 +137,7 @@ func describe(_ error: any Error) -> String {
         case .unavailable(let reason): return "unavailable: \(reason)"
         case .dataIntegrity(let reason): return "data integrity: \(reason)"
         case .invalidCode: return "the code is not valid"
+        case .invalidToken: return "the token is invalid or expired"
         case .overloaded(let s): return "busy; retry in \(s)s"
         case .idempotencyConflict: return "the idempotency key was used for another request"
         case .accountFrozen: return "the account is frozen"

@@ -116,12 +116,28 @@ struct ServeCommand: AsyncParsableCommand {
                 ]
             )
             let delivering = Task { await worker.run() }
+            // The password-reset worker: resolves queued reset requests off the response path
+            // (so the answer to a request is the same work for every identifier).
+            let resets = PasswordResetService(core)
+            let resolving = Task {
+                while !Task.isCancelled {
+                    do {
+                        let done = try await resets.processPending()
+                        if done.issued + done.unknown + done.limited > 0 { continue }
+                    } catch {
+                        logger.error("password reset worker failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
             var serverError: (any Error)?
             do {
                 try await runServer(deps, settings: settings, logger: logger)
             } catch {
                 serverError = error
             }
+            resolving.cancel()
+            _ = await resolving.value
             delivering.cancel()
             await delivering.value
             try? await outbox.webhook?.shutdown()
