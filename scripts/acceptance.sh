@@ -7,7 +7,12 @@ VIGIL=$(realpath "${1:-.build/debug/vigil}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+RECEIVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  [ -n "$RECEIVER_PID" ] && kill "$RECEIVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 cd "$WORK"
 passed=0; failed=0
@@ -188,6 +193,126 @@ if out=$("$VIGIL" audit verify "$WORK/export2" 2>&1) && [ "$(grep -c vigil-audit
   && python3 "$ROOT/scripts/verify_audit_export.py" "$WORK/export2" --public-key Keys/audit-signing.pub >/dev/null 2>&1; then
   ok "after keys rotate --audit the whole log verifies with both keys ($out), not with the new key alone"
 else fail "audit key rotation: $out"; fi
+
+# 9. The outbox. Without a webhook, security notices go to the file channel: one JSON line per
+#    message, carrying its id, in a 0600 file.
+FKEY=$("$VIGIL" apikey create --name outbox --scopes subjects:write 2>/dev/null)
+if ! start_server; then fail "server did not start (outbox)"; cat "$WORK/server.log"; exit 1; fi
+curl -fs -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/subjects" -H "Authorization: Bearer $FKEY" "${J[@]}" -d '{"subject_id":"file-1"}'
+curl -fs -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/subjects/file-1/recovery-codes" -H "Authorization: Bearer $FKEY"
+for _ in $(seq 1 50); do
+  status=$(curl -fs "http://127.0.0.1:$PORT/v1/subjects/file-1/messages" -H "Authorization: Bearer $FKEY" \
+    | python3 -c 'import json,sys; m=json.load(sys.stdin)["messages"]; print(m[0]["status"], m[0]["id"]) if m else print("none")')
+  [ "${status%% *}" = delivered ] && break; sleep 0.1
+done
+line=$(cat data/outbox/messages-*.jsonl 2>/dev/null)
+if [ "${status%% *}" = delivered ] && grep -q "\"id\":\"${status#* }\"" <<<"$line" && grep -q recovery_codes_regenerated <<<"$line" \
+  && [ "$(stat -c %a data/outbox/messages-*.jsonl)" = 600 ] && [ "$(stat -c %a data/outbox)" = 700 ]; then
+  ok "file channel: a security notice is one JSON line with its id in data/outbox (0600 file, 0700 folder), status delivered"
+else fail "file channel: status=$status line=$line"; fi
+stop_server
+
+# 10. The webhook channel against a receiver in Python (http.server + hmac, not Vigil's code) that
+#     fails its first 5 deliveries and is stopped and restarted midway; vigil is restarted with
+#     SIGTERM and later killed with SIGKILL, each while deliveries are in flight (the receiver
+#     takes 0.5 s a request). Every message arrives and every signature verifies; after the
+#     SIGTERM nothing is sent twice; after the SIGKILL a message reaches the receiver twice only
+#     if it was in flight when vigil died (first acknowledged within a second of the kill) — the
+#     documented window between the receiver's 2xx and the commit that records it — and the
+#     receiver dedupes it by Vigil-Message-Id.
+RECEIVER="$ROOT/Tests/VigilDeliveryTests/Receiver/receiver.py"
+(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$WORK/webhook.secret")
+RPORT=$(port)
+start_receiver() { # fail-first delay
+  python3 "$RECEIVER" --secret-file "$WORK/webhook.secret" --state "$WORK/receiver" --port "$RPORT" \
+    --fail-first "$1" --delay "$2" >"$WORK/receiver.out" 2>&1 &
+  RECEIVER_PID=$!
+  for _ in $(seq 1 50); do grep -q listening "$WORK/receiver.out" && return 0; sleep 0.1; done; return 1
+}
+notices() { # from to: one security notice each (new recovery codes for a new subject)
+  python3 - "$PORT" "$FKEY" "$1" "$2" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+h = {"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}
+for i in range(int(sys.argv[3]), int(sys.argv[4])):
+    for path, body in (("/v1/subjects", json.dumps({"subject_id": f"hook-{i}"})), (f"/v1/subjects/hook-{i}/recovery-codes", "")):
+        c.request("POST", path, body, h); r = c.getresponse(); r.read(); assert r.status == 201, (path, r.status)
+PY
+}
+undelivered() { # how many of hook-0 … hook-(n-1)'s messages are not delivered yet
+  python3 - "$PORT" "$FKEY" "$1" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+n = 0
+for i in range(int(sys.argv[3])):
+    c.request("GET", f"/v1/subjects/hook-{i}/messages", headers={"Authorization": "Bearer " + sys.argv[2]})
+    r = c.getresponse(); n += sum(m["status"] != "delivered" for m in json.loads(r.read())["messages"])
+print(n)
+PY
+}
+start_receiver 5 0.05
+export VIGIL_WEBHOOK_URL="http://127.0.0.1:$RPORT/hooks/vigil" VIGIL_WEBHOOK_SECRET_FILE="$WORK/webhook.secret"
+start_server || { fail "server did not start (webhook)"; cat "$WORK/server.log"; }
+notices 0 30
+sleep 1
+kill -TERM "$RECEIVER_PID"; wait "$RECEIVER_PID" 2>/dev/null      # the receiver goes down midway
+notices 30 45
+sleep 2
+start_receiver 0 0.5                                                # and comes back, with its state, slower
+notices 45 55
+sleep 0.2
+at_sigterm=$(undelivered 55)
+TERMED_AT=$(date +%s.%N)
+stop_server                                                         # graceful: in-flight attempts finish
+start_server || { fail "server did not restart after SIGTERM"; cat "$WORK/server.log"; }
+sleep 2                                                             # keep the two windows apart
+notices 55 65
+sleep 0.2
+at_sigkill=$(undelivered 65)
+KILLED_AT=$(date +%s.%N)
+kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""  # vigil dies mid-delivery
+start_server || { fail "server did not restart after SIGKILL"; cat "$WORK/server.log"; }
+result=$(python3 - "$PORT" "$FKEY" "$WORK/receiver" "$KILLED_AT" "$at_sigterm" "$at_sigkill" "$TERMED_AT" <<'PY'
+import http.client, json, os, sys, time
+port, key, state, killed = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+at_sigterm, at_sigkill, termed = int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+def records(name):
+    try: return [json.loads(l) for l in open(os.path.join(state, name))]
+    except FileNotFoundError: return []
+c = http.client.HTTPConnection("127.0.0.1", port)
+deadline = time.time() + 120
+while True:
+    ids, statuses = set(), {}
+    for i in range(65):
+        c.request("GET", f"/v1/subjects/hook-{i}/messages", headers={"Authorization": "Bearer " + key})
+        r = c.getresponse(); body = json.loads(r.read())
+        for m in body["messages"]:
+            ids.add(m["id"]); statuses[m["status"]] = statuses.get(m["status"], 0) + 1
+    if statuses.get("delivered", 0) == 65 or time.time() > deadline: break
+    time.sleep(1)
+accepted = records("accepted.jsonl"); dups = records("duplicates.jsonl"); rejected = records("rejected.jsonl")
+first_ack = {a["id"]: a["at"] for a in accepted}
+# In flight when vigil died: sent before the kill, acknowledged by the receiver around it.
+in_window = all(abs(first_ack.get(d["id"], 0) - killed) <= 1.0 for d in dups)
+after_sigterm = sum(abs(first_ack.get(d["id"], 0) - termed) <= 1.0 for d in dups)
+failed = int(open(os.path.join(state, "failed.count")).read())
+ok = (len(ids) == 65 and statuses == {"delivered": 65} and {a["id"] for a in accepted} == ids
+      and not rejected and in_window and after_sigterm == 0 and failed == 5 and at_sigterm > 0 and at_sigkill > 0)
+print(("ok" if ok else "FAIL") + f" {len(ids)} messages, statuses {statuses}; {at_sigterm} undelivered at the SIGTERM, "
+      f"{at_sigkill} at the SIGKILL; {len(accepted)} acknowledged once; {len(dups)} acknowledged again and deduped by id, "
+      f"all in flight at the SIGKILL: {in_window}, from the SIGTERM: {after_sigterm}; {len(rejected)} bad signatures; {failed} deliberate 500s")
+if not ok:
+    for d in dups:
+        print(f"  duplicate {d['id']}: first ack {first_ack.get(d['id'], 0) - killed:+.3f} s, again {d['at'] - killed:+.3f} s "
+              f"from the kill, attempts {[a['attempt'] for a in accepted if a['id'] == d['id']]} then {d['attempt']}")
+PY
+)
+if [ "${result%% *}" = ok ]; then ok "webhook outbox through 500s, a receiver restart, a SIGTERM and a SIGKILL of vigil: ${result#* }"
+else fail "webhook outbox: $result"; tail -20 "$WORK/server.log"; fi
+stop_server
+if out=$("$VIGIL" audit verify --db 2>&1); then ok "audit log verifies after the SIGKILL and a restart: $out"; else fail "audit verify after SIGKILL: $out"; fi
+kill -TERM "$RECEIVER_PID" 2>/dev/null; wait "$RECEIVER_PID" 2>/dev/null
+unset VIGIL_WEBHOOK_URL VIGIL_WEBHOOK_SECRET_FILE
 
 echo "acceptance: $passed passed, $failed failed"
 [ $failed -eq 0 ]
