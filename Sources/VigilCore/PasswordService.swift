@@ -65,7 +65,10 @@ public struct PasswordService: Sendable {
             ]
             if let parameters = PasswordHash.parameters(of: hash) { details["argon2id"] = .string(parameters) }
             try audit.record("password.set", .success, details)
-            if replaced { try audit.record("password.changed", .success) }
+            if replaced {
+                try audit.record("password.changed", .success)
+                try SecurityNotice.enqueue("password_changed", subjectID: subjectID, channels: deps.noticeChannels, in: tx, at: now)
+            }
             return SetResult(replacedPrevious: replaced)
         }
     }

@@ -332,6 +332,15 @@ public struct SuspiciousLoginService: Sendable {
                     .success,
                     ["report_id": .string(id), "reason": "suspicious_login", "pending_case_id": .string(caseID)]
                 )
+                // The user hears of it at once, on every notice channel (the wallet backend routes it).
+                try SecurityNotice.enqueue(
+                    "account_frozen",
+                    subjectID: report.subjectID,
+                    details: ["reason": "suspicious_login"],
+                    channels: deps.noticeChannels,
+                    in: tx,
+                    at: now
+                )
             }
             return Result(report: stored, replayed: false, caseRequested: caseRequested)
         }

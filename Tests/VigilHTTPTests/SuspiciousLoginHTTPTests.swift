@@ -410,5 +410,26 @@ struct FrozenAccountTests {
             try expectErrorShape(r, status: HTTPResponse.Status(code: 423), code: "account_frozen")
         }
         #expect(try await service.auditActions().contains("password.verify.frozen"))
+        let events = try await service.drainOutbox().filter { $0.kind == .securityNotice }.compactMap { message -> String? in
+            if case .string(let event)? = message.payload["event"] { return event }
+            return nil
+        }
+        #expect(events.contains("account_frozen"))
+    }
+
+    @Test("changing a password sends the user a security notice through the outbox")
+    func passwordChangeNotice() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .credentialsVerify])
+        try await service.test { client in
+            try await client.register("deadbeef-0902", key: key)
+            #expect(try await client.setPassword("deadbeef-0902", "correct horse battery staple", key: key).status == .ok)
+            #expect(try await client.setPassword("deadbeef-0902", "another horse battery staple", key: key).status == .ok)
+        }
+        let events = try await service.drainOutbox().filter { $0.subjectID == "deadbeef-0902" }.compactMap { message -> String? in
+            if case .string(let event)? = message.payload["event"] { return event }
+            return nil
+        }
+        #expect(events == ["password_changed"])
     }
 }
