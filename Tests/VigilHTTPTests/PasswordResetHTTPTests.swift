@@ -127,6 +127,38 @@ struct PasswordResetHTTPTests {
         }
     }
 
+    @Test("a token is bound to its subject: A's token changes A's password only, and B's token stays usable")
+    func boundToSubject() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .recoveryWrite, .credentialsVerify])
+        try await service.test { client in
+            for (id, email) in [("deadbeef-0810", "alice.reset@example.org"), ("deadbeef-0811", "bob.reset@example.org")] {
+                _ = try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"\#(id)","email":"\#(email)"}"#)
+                #expect(try await client.setPassword(id, "the original passphrase", key: key).status == .ok)
+                _ = try await client.post("/v1/password-resets", key: key, json: #"{"identifier":"\#(email)"}"#)
+            }
+            let links = try await service.resetLinks()
+            let alice = token(fromLink: try #require(links["deadbeef-0810"]))
+            let bob = token(fromLink: try #require(links["deadbeef-0811"]))
+            #expect(alice != bob)
+            let r = try await client.post(
+                "/v1/password-resets/confirm",
+                key: key,
+                json: try confirmBody(token: alice, password: "alice's new passphrase")
+            )
+            #expect(try json(r)["subject_id"] as? String == "deadbeef-0810")
+            #expect(try await client.isValidPassword("deadbeef-0810", "alice's new passphrase", key: key))
+            #expect(try await client.isValidPassword("deadbeef-0811", "the original passphrase", key: key))
+            #expect(try await !client.isValidPassword("deadbeef-0811", "alice's new passphrase", key: key))
+            let b = try await client.post(
+                "/v1/password-resets/confirm",
+                key: key,
+                json: try confirmBody(token: bob, password: "bob's new passphrase")
+            )
+            #expect(try json(b)["subject_id"] as? String == "deadbeef-0811")
+        }
+    }
+
     @Test("two racing confirms of one token: exactly one wins")
     func racingConfirms() async throws {
         let service = try TestService()
