@@ -256,6 +256,20 @@ for i in range(int(sys.argv[3])):
 print(n)
 PY
 }
+# serve refuses a webhook it cannot use: no secret file, a group-readable one, a short one, http off loopback.
+(umask 077; echo short >"$WORK/short.secret")
+refusals=0
+VIGIL_WEBHOOK_URL=https://wallet.example/hooks "$VIGIL" serve --port "$(port)" >/dev/null 2>&1 || refusals=$((refusals + 1))
+chmod 644 "$WORK/webhook.secret"
+msg=$(VIGIL_WEBHOOK_URL=https://wallet.example/hooks VIGIL_WEBHOOK_SECRET_FILE="$WORK/webhook.secret" "$VIGIL" serve --port "$(port)" 2>&1 >/dev/null) \
+  || { grep -q "webhook.secret" <<<"$msg" && grep -q "chmod 600" <<<"$msg" && refusals=$((refusals + 1)); }
+chmod 600 "$WORK/webhook.secret"
+VIGIL_WEBHOOK_URL=https://wallet.example/hooks VIGIL_WEBHOOK_SECRET_FILE="$WORK/short.secret" "$VIGIL" serve --port "$(port)" >/dev/null 2>&1 \
+  || refusals=$((refusals + 1))
+msg=$(VIGIL_WEBHOOK_URL=http://wallet.example/hooks VIGIL_WEBHOOK_SECRET_FILE="$WORK/webhook.secret" "$VIGIL" serve --port "$(port)" 2>&1 >/dev/null) \
+  || { grep -q "must be https" <<<"$msg" && refusals=$((refusals + 1)); }
+if [ $refusals -eq 4 ]; then ok "serve refuses a webhook URL without a secret file, with a 0644 or short secret, or over http off loopback"
+else fail "webhook configuration refusals: $refusals of 4"; fi
 start_receiver 5 0.05
 export VIGIL_WEBHOOK_URL="http://127.0.0.1:$RPORT/hooks/vigil" VIGIL_WEBHOOK_SECRET_FILE="$WORK/webhook.secret"
 start_server || { fail "server did not start (webhook)"; cat "$WORK/server.log"; }

@@ -278,7 +278,9 @@ public protocol OutboxWriting: OutboxReading {
     /// Claims up to `limit` due messages on `channels` for one attempt each, atomically: a
     /// message is due when it is pending, its next attempt is at or before `now`, and no live
     /// claim holds it (a claim lapses at `leaseUntil`, so a crashed worker's messages are
-    /// retried). Counts the attempt and returns the messages decrypted, oldest due first.
+    /// retried). Counts the attempt and returns the messages decrypted, oldest due first. A
+    /// message whose stored content fails to decrypt or decode (tampering, a lost key) is never
+    /// sent: it is abandoned and audited (`outbox.abandoned`) here, and not returned.
     func claimOutboxMessages(
         channels: [OutboundMessage.Channel],
         now: Date,

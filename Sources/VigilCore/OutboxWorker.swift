@@ -45,30 +45,34 @@ public struct DeliveryFailure: Error, Sendable, Equatable, CustomStringConvertib
     public static let interrupted = DeliveryFailure("attempt_interrupted")
 }
 
-/// Wakes the outbox worker when a transaction that enqueued messages has committed. One waiter
-/// (the worker); a ring with nobody waiting is kept for the next wait.
+/// Wakes outbox workers when a transaction that enqueued messages has committed. A ring wakes
+/// every waiter; a ring with nobody waiting is kept for the next wait.
 public final class OutboxDoorbell: @unchecked Sendable {
     // @unchecked Sendable: all state is guarded by `lock`.
     private let lock = NSLock()
     private var rung = false
-    private var waiter: CheckedContinuation<Void, Never>?
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextToken = 0
 
     public init() {}
 
+    /// How many are waiting now (for tests and diagnostics).
+    public var waiting: Int { lock.withLock { waiters.count } }
+
     public func ring() {
-        let w: CheckedContinuation<Void, Never>? = lock.withLock {
-            if let w = waiter {
-                waiter = nil
-                return w
+        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+            if waiters.isEmpty {
+                rung = true
+                return []
             }
-            rung = true
-            return nil
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
         }
-        w?.resume()
+        for w in woken { w.resume() }
     }
 
-    /// Returns when rung (at once if it was rung since the last wait returned), after
-    /// `timeout`, or when the task is cancelled.
+    /// Returns when rung (at once if it was rung while nobody waited), after `timeout`, or when
+    /// the task is cancelled.
     public func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -79,6 +83,10 @@ public final class OutboxDoorbell: @unchecked Sendable {
     }
 
     private func waitForRing() async {
+        let token: Int = lock.withLock {
+            nextToken += 1
+            return nextToken
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow: Bool = lock.withLock {
@@ -88,16 +96,13 @@ public final class OutboxDoorbell: @unchecked Sendable {
                     }
                     // Cancelled before the continuation was stored: `onCancel` found nothing to resume.
                     if Task.isCancelled { return true }
-                    waiter = c
+                    waiters[token] = c
                     return false
                 }
                 if resumeNow { c.resume() }
             }
         } onCancel: {
-            let w: CheckedContinuation<Void, Never>? = lock.withLock {
-                defer { waiter = nil }
-                return waiter
-            }
+            let w: CheckedContinuation<Void, Never>? = lock.withLock { waiters.removeValue(forKey: token) }
             w?.resume()
         }
     }

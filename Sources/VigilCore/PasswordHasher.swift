@@ -1,6 +1,10 @@
 import Foundation
 import VigilCrypto
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// argon2id off the event loop and off the SQLite writer: a fixed pool of worker threads with
 /// a bounded queue in front of it.
 ///
@@ -39,10 +43,23 @@ public final class PasswordHasher: Sendable {
         pool = Pool(capacity: n + self.queueLimit, beforeEachJob: beforeEachJob)
         for i in 0..<n {
             let pool = self.pool
-            let thread = Thread { pool.work() }
+            let thread = Thread {
+                PasswordHasher.lowerThreadPriority()
+                pool.work()
+            }
             thread.name = "vigil.argon2id.\(i)"
             thread.start()
         }
+    }
+
+    /// argon2id threads yield the CPU to request handling: nice 10 for this thread only (Linux
+    /// keeps a nice value per thread), so a TOTP verify is not stuck behind a hash while
+    /// the pool is saturated; the hashes still get every cycle nothing else wants.
+    static func lowerThreadPriority() {
+        #if os(Linux)
+        // `who` 0 is the calling thread: on Linux the nice value is per thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
     }
 
     deinit {

@@ -40,7 +40,7 @@ public final class FileChannel: DeliveryChannel, @unchecked Sendable {
                 attributes: [.posixPermissions: 0o700]
             )
         } else if !isDirectory.boolValue {
-            throw DeliveryFailure("outbox folder is not a directory")
+            throw OutboxConfigurationError.notADirectory(path: directory)
         }
     }
 

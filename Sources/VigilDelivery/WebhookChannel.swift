@@ -5,18 +5,20 @@ import NIOHTTP1
 import VigilCore
 import VigilCrypto
 
-/// Problems with the webhook configuration, found at start. Messages name the setting, never
-/// the secret.
-public enum WebhookConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Problems with the outbox's configuration, found at start. Messages name the setting or the
+/// path, never the secret.
+public enum OutboxConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidURL
     case insecureURL
     case missingSecret
+    case notADirectory(path: String)
 
     public var description: String {
         switch self {
         case .invalidURL: "VIGIL_WEBHOOK_URL is not an http(s) URL with a host"
         case .insecureURL: "VIGIL_WEBHOOK_URL must be https (http only for localhost, 127.0.0.1 or ::1)"
         case .missingSecret: "VIGIL_WEBHOOK_URL is set but VIGIL_WEBHOOK_SECRET_FILE is not"
+        case .notADirectory(let path): "\(path) (the outbox folder) is not a directory"
         }
     }
 }
@@ -66,9 +68,9 @@ public final class WebhookChannel: DeliveryChannel {
     public static func validate(url: String) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty, ["http", "https"].contains(scheme)
-        else { throw WebhookConfigurationError.invalidURL }
+        else { throw OutboxConfigurationError.invalidURL }
         if scheme == "http" && !["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased()) {
-            throw WebhookConfigurationError.insecureURL
+            throw OutboxConfigurationError.insecureURL
         }
     }
 

@@ -98,39 +98,93 @@ extension SQLiteTransaction {
             """,
             [.text(ts), .text(token), .text(Timestamp.format(leaseUntil)), .text(ts), .text(ts)]
                 + channels.map { .text($0.rawValue) } + [.int(Int64(limit))]
-        ) { row -> (Int64, ClaimedMessage) in
+        ) { row -> (seq: Int64, claim: Result<ClaimedMessage, UnreadableMessage>) in
             let id = row.text(1) ?? ""
-            guard let channel = OutboundMessage.Channel(rawValue: row.text(4) ?? "") else {
-                throw VigilError.dataIntegrity(reason: "outbox_messages.channel of one row is unknown")
+            let attempt = Int(row.int(8))
+            let kind = OutboundMessage.Kind(rawValue: row.text(3) ?? "")
+            let subjectID = row.text(2) ?? ""
+            // A row that fails to decrypt or decode is collected, not thrown: it must not block
+            // the messages after it.
+            do {
+                let message = try decodeMessage(row, id: id, subjectID: subjectID, kind: kind)
+                return (row.int(0), .success(ClaimedMessage(message: message, attempt: attempt, claim: token, previousError: row.text(9))))
+            } catch {
+                let unreadable = UnreadableMessage(id: id, subjectID: subjectID, kind: kind, channel: row.text(4) ?? "", attempts: attempt)
+                return (row.int(0), .failure(unreadable))
             }
-            var recipient: OutboundMessage.Recipient?
-            if let text = try keyring.open(row.blob(5), table: Self.table, column: "recipient_ct", rowID: id) {
-                guard case .object(let o) = try JSONValue.decode(Array(text.utf8)),
-                    case .string(let type)? = o["type"], case .string(let address)? = o["address"],
-                    let r = OutboundMessage.Recipient(type: type, address: address)
-                else { throw VigilError.dataIntegrity(reason: "outbox_messages.recipient_ct of one row is malformed") }
-                recipient = r
+        }
+        var claimed: [(Int64, ClaimedMessage)] = []
+        for (seq, result) in rows {
+            switch result {
+            case .success(let claim): claimed.append((seq, claim))
+            case .failure(let unreadable): try abandonUnreadable(unreadable, token: token, at: now)
             }
-            var payload: [String: JSONValue] = [:]
-            if let text = try keyring.open(row.blob(6), table: Self.table, column: "payload_ct", rowID: id) {
-                guard case .object(let o) = try JSONValue.decode(Array(text.utf8)) else {
-                    throw VigilError.dataIntegrity(reason: "outbox_messages.payload_ct of one row is malformed")
-                }
-                payload = o
-            }
-            let message = OutboundMessage(
-                id: id,
-                kind: OutboundMessage.Kind(rawValue: row.text(3) ?? ""),
-                subjectID: row.text(2) ?? "",
-                channel: channel,
-                recipient: recipient,
-                payload: payload,
-                createdAt: Timestamp.parse(row.text(7) ?? "") ?? .distantPast
-            )
-            return (row.int(0), ClaimedMessage(message: message, attempt: Int(row.int(8)), claim: token, previousError: row.text(9)))
         }
         // RETURNING gives no order; keep the claim's.
-        return rows.sorted { $0.0 < $1.0 }.map(\.1)
+        return claimed.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// A claimed row whose stored content did not decrypt or decode.
+    struct UnreadableMessage: Error {
+        let id: String
+        let subjectID: String
+        let kind: OutboundMessage.Kind
+        let channel: String
+        let attempts: Int
+    }
+
+    private static let unreadableError = "data_integrity: the stored message failed to decrypt or decode"
+
+    /// Fails closed: a message whose content cannot be read is never sent; it is abandoned at
+    /// once, and audited, so support sees it and the others keep flowing.
+    private func abandonUnreadable(_ m: UnreadableMessage, token: String, at now: Date) throws {
+        try conn.run(
+            """
+            UPDATE outbox_messages SET status = 'abandoned', finished_at = ?, next_attempt_at = NULL,
+                claim_token = NULL, lease_until = NULL, last_error = ?
+            WHERE id = ? AND claim_token = ?
+            """,
+            [.text(Timestamp.format(now)), .text(Self.unreadableError), .text(m.id), .text(token)]
+        )
+        try appendAudit(
+            AuditRecord(
+                action: "outbox.abandoned",
+                actor: .system,
+                target: .init(type: "subject", id: m.subjectID),
+                outcome: .failure,
+                details: [
+                    "message_id": .string(m.id), "kind": .string(m.kind.rawValue), "channel": .string(m.channel),
+                    "attempts": .int(Int64(m.attempts)), "last_error": .string(Self.unreadableError),
+                ],
+                time: now
+            )
+        )
+    }
+
+    private func decodeMessage(_ row: Statement, id: String, subjectID: String, kind: OutboundMessage.Kind) throws -> OutboundMessage {
+        guard let channel = OutboundMessage.Channel(rawValue: row.text(4) ?? "") else {
+            throw VigilError.dataIntegrity(reason: "outbox_messages.channel of one row is unknown")
+        }
+        var recipient: OutboundMessage.Recipient?
+        if let text = try keyring.open(row.blob(5), table: Self.table, column: "recipient_ct", rowID: id) {
+            guard case .object(let o) = try JSONValue.decode(Array(text.utf8)),
+                case .string(let type)? = o["type"], case .string(let address)? = o["address"],
+                let r = OutboundMessage.Recipient(type: type, address: address)
+            else { throw VigilError.dataIntegrity(reason: "outbox_messages.recipient_ct of one row is malformed") }
+            recipient = r
+        }
+        guard let text = try keyring.open(row.blob(6), table: Self.table, column: "payload_ct", rowID: id),
+            case .object(let payload) = try JSONValue.decode(Array(text.utf8))
+        else { throw VigilError.dataIntegrity(reason: "outbox_messages.payload_ct of one row is missing or malformed") }
+        return OutboundMessage(
+            id: id,
+            kind: kind,
+            subjectID: subjectID,
+            channel: channel,
+            recipient: recipient,
+            payload: payload,
+            createdAt: Timestamp.parse(row.text(7) ?? "") ?? .distantPast
+        )
     }
 
     func completeOutboxMessage(id: String, claim: String, _ completion: DeliveryCompletion) throws -> Bool {

@@ -123,8 +123,7 @@ func describe(_ error: any Error) -> String {
     case let e as CryptoError: return e.description
     case let e as AuditError: return e.description
     case let e as SQLiteError: return e.description
-    case let e as WebhookConfigurationError: return e.description
-    case let e as DeliveryFailure: return e.description
+    case let e as OutboxConfigurationError: return e.description
     case let e as VigilError:
         switch e {
         case .invalidField(let field, let reason): return "\(field) \(reason)"

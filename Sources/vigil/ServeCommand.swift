@@ -47,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
                 Console.hint("back up \(keys.dir)/ now: without master.key the data cannot be read")
             }
             try keys.checkPermissions()
+            let outboxConfig = try outboxConfiguration()
             let policies = try common.loadPolicies()
             let blocklist = try common.loadPasswordBlocklist(policies)
             let store = try common.openStore(policies: policies)
@@ -57,7 +58,6 @@ struct ServeCommand: AsyncParsableCommand {
             let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
             if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
             let hasher = PasswordHasher()
-            let outbox = try makeOutboxChannels()
             var core = VigilDependencies(
                 store: store,
                 clock: SystemClock(),
@@ -65,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
                 passwordHasher: hasher,
                 passwordBlocklist: blocklist
             )
-            core.noticeChannels = outbox.webhook != nil ? [.webhook] : [.file]
+            core.noticeChannels = outboxConfig.webhook != nil ? [.webhook] : [.file]
             try await RunRecord.recordStart(core, component: "serve")
             let deps = HTTPDependencies(
                 core: core,
@@ -95,15 +95,18 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                 }
             }
+            // The webhook's HTTP client is made as late as it can be: from here on every path
+            // reaches its `shutdown()`.
+            let webhook = try outboxConfig.webhook.map { try WebhookChannel(url: $0.url, secret: $0.secret) }
             // The outbox worker: woken by commits that enqueue messages, polling every second
             // for the rest (other instances, retries coming due). Stopped after the server has
-            // drained, so messages enqueued by the last requests still get their first attempt;
-            // attempts in flight finish before it returns.
+            // drained, so requests still in progress can enqueue; attempts in flight finish and
+            // are recorded before it returns.
             let worker = OutboxWorker(
                 store: store,
                 clock: SystemClock(),
                 policies: policies,
-                channels: outbox.channels,
+                channels: [outboxConfig.file] + (webhook.map { [$0] } ?? []),
                 doorbell: store.outboxDoorbell,
                 logger: logger
             )
@@ -112,7 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
                 metadata: [
                     "channels": .string(worker.served.map(\.rawValue).joined(separator: ",")),
                     "notices": .string(core.noticeChannels.map(\.rawValue).joined(separator: ",")),
-                    "outbox_dir": .string(outbox.file.directory),
+                    "outbox_dir": .string(outboxConfig.file.directory),
                 ]
             )
             let delivering = Task { await worker.run() }
@@ -140,7 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
             _ = await resolving.value
             delivering.cancel()
             await delivering.value
-            try? await outbox.webhook?.shutdown()
+            try? await webhook?.shutdown()
             if let serverError { throw serverError }
             checkpointer.cancel()
             try await store.checkpoint()
@@ -150,9 +153,9 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
-    /// The file channel (always) and the webhook channel (when a URL is configured, with its
-    /// secret file checked like a key file).
-    func makeOutboxChannels() throws -> (channels: [any DeliveryChannel], file: FileChannel, webhook: WebhookChannel?) {
+    /// The outbox's settings, checked before anything starts: the file channel's folder (made
+    /// if missing), and the webhook's URL and secret (its file checked like a key file).
+    func outboxConfiguration() throws -> (file: FileChannel, webhook: (url: String, secret: SecretBytes)?) {
         let file = try FileChannel(directory: outboxDir ?? env("VIGIL_OUTBOX_DIR") ?? "data/outbox")
         let url = webhookURL ?? env("VIGIL_WEBHOOK_URL")
         let secretPath = webhookSecretFile ?? env("VIGIL_WEBHOOK_SECRET_FILE")
@@ -161,19 +164,17 @@ extension ServeCommand {
                 Console.error("VIGIL_WEBHOOK_SECRET_FILE is set but VIGIL_WEBHOOK_URL is not")
                 throw Reported()
             }
-            return ([file], file, nil)
+            return (file, nil)
         }
-        guard let secretPath else { throw WebhookConfigurationError.missingSecret }
-        let secret: SecretBytes
+        try WebhookChannel.validate(url: url)
+        guard let secretPath else { throw OutboxConfigurationError.missingSecret }
         do {
-            secret = try KeyFile.readSharedSecret(path: secretPath, minimumBytes: WebhookSignature.minimumSecretBytes)
+            return (file, (url, try KeyFile.readSharedSecret(path: secretPath, minimumBytes: WebhookSignature.minimumSecretBytes)))
         } catch KeyFileError.malformed(let path) {
             Console.error("\(path) must hold one line of at least \(WebhookSignature.minimumSecretBytes) characters")
             Console.hint("create one with: (umask 077; openssl rand -hex 32 > \(path))")
             throw Reported()
         }
-        let webhook = try WebhookChannel(url: url, secret: secret)
-        return ([file, webhook], file, webhook)
     }
 }
 

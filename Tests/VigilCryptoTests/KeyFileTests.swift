@@ -127,4 +127,33 @@ struct KeyFileTests {
             }
         }
     }
+
+    @Test("a shared secret file is one line used as is; too short, several lines, group-readable or a symlink is refused")
+    func sharedSecret() throws {
+        try withTemporaryDirectory { (dir: String) throws in
+            func make(_ name: String, _ text: String, mode: mode_t = 0o600) -> String {
+                let path = dir + "/" + name
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
+                precondition(fd >= 0)
+                _ = text.withCString { write(fd, $0, strlen($0)) }
+                _ = fchmod(fd, mode)
+                close(fd)
+                return path
+            }
+            let hex = String(repeating: "deadbeef", count: 8)
+            let good = make("webhook.secret", "  \(hex)\n")
+            #expect(try KeyFile.readSharedSecret(path: good, minimumBytes: 32).exportForKeyFile() == Array(hex.utf8))
+            let short = make("short.secret", "deadbeef\n")
+            #expect(throws: KeyFileError.malformed(path: short)) { try KeyFile.readSharedSecret(path: short, minimumBytes: 32) }
+            let twoLines = make("two.secret", "\(hex)\n\(hex)\n")
+            #expect(throws: KeyFileError.malformed(path: twoLines)) { try KeyFile.readSharedSecret(path: twoLines, minimumBytes: 32) }
+            let readable = make("open.secret", hex, mode: 0o640)
+            #expect(throws: KeyFileError.tooOpen(path: readable, mode: 0o640)) { try KeyFile.readSharedSecret(path: readable, minimumBytes: 32) }
+            let link = dir + "/link.secret"
+            precondition(symlink(good, link) == 0)
+            #expect(throws: KeyFileError.unreadable(path: link)) { try KeyFile.readSharedSecret(path: link, minimumBytes: 32) }
+            let missing = dir + "/missing.secret"
+            #expect(throws: KeyFileError.missing(path: missing)) { try KeyFile.readSharedSecret(path: missing, minimumBytes: 32) }
+        }
+    }
 }

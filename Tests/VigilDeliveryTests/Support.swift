@@ -3,6 +3,7 @@ import Testing
 import VigilAudit
 import VigilCore
 import VigilCrypto
+import VigilDelivery
 import VigilStore
 import VigilTestSupport
 
@@ -172,5 +173,24 @@ struct DeliveryFixture {
 
     func statuses(_ messages: [OutboundMessage]) async throws -> [OutboxMessageStatus] {
         try await store.read { tx in try messages.compactMap { try tx.outboxMessage(id: $0.id) } }
+    }
+}
+
+/// Runs `body` with a webhook channel and shuts its HTTP client down on every path (a client
+/// released without `shutdown()` traps in debug builds, which would end the whole test run).
+func withWebhook<T>(
+    url: String,
+    secret: SecretBytes,
+    timeoutSeconds: Int64 = 10,
+    _ body: (WebhookChannel) async throws -> T
+) async throws -> T {
+    let webhook = try WebhookChannel(url: url, secret: secret, timeoutSeconds: timeoutSeconds)
+    do {
+        let result = try await body(webhook)
+        try await webhook.shutdown()
+        return result
+    } catch {
+        try? await webhook.shutdown()
+        throw error
     }
 }

@@ -16,22 +16,22 @@ struct WebhookDeliveryTests {
         let f = try DeliveryFixture()
         let receiver = f.receiver()
         try receiver.start(failFirst: 7)
-        let webhook = try WebhookChannel(url: receiver.url, secret: f.secret, timeoutSeconds: 5)
-        let worker = f.worker([webhook])
         let messages = try await f.enqueue(40)
-
-        var rounds = 0
-        var sawRefused = false
-        while rounds < 60 {
-            rounds += 1
-            if rounds == 3 { receiver.stop() }  // down midway: attempts fail to connect
-            if rounds == 5 { try receiver.start(port: receiver.port) }  // back, with its state
-            let report = try await worker.runOnce(now: f.clock.now())
-            if rounds == 3 || rounds == 4 { sawRefused = sawRefused || report.retried > 0 }
-            f.clock.advance(seconds: 4)  // the policy's max backoff: whatever failed is due again
-            if try await f.statuses(messages).allSatisfy({ $0.state == .delivered }) { break }
+        let sawRefused = try await withWebhook(url: receiver.url, secret: f.secret, timeoutSeconds: 5) { webhook in
+            let worker = f.worker([webhook])
+            var rounds = 0
+            var sawRefused = false
+            while rounds < 60 {
+                rounds += 1
+                if rounds == 3 { receiver.stop() }  // down midway: attempts fail to connect
+                if rounds == 5 { try receiver.start(port: receiver.port) }  // back, with its state
+                let report = try await worker.runOnce(now: f.clock.now())
+                if rounds == 3 || rounds == 4 { sawRefused = sawRefused || report.retried > 0 }
+                f.clock.advance(seconds: 4)  // the policy's max backoff: whatever failed is due again
+                if try await f.statuses(messages).allSatisfy({ $0.state == .delivered }) { break }
+            }
+            return sawRefused
         }
-        try await webhook.shutdown()
         receiver.stop()
 
         let statuses = try await f.statuses(messages)
@@ -67,10 +67,10 @@ struct WebhookDeliveryTests {
         let f = try DeliveryFixture()
         let receiver = f.receiver()
         try receiver.start(delay: 3)
-        let webhook = try WebhookChannel(url: receiver.url, secret: f.secret, timeoutSeconds: 1)
         let messages = try await f.enqueue(1)
-        let report = try await f.worker([webhook]).runOnce(now: f.clock.now())
-        try await webhook.shutdown()
+        let report = try await withWebhook(url: receiver.url, secret: f.secret, timeoutSeconds: 1) { webhook in
+            try await f.worker([webhook]).runOnce(now: f.clock.now())
+        }
         receiver.stop()
         #expect(report.retried == 1)
         let status = try #require(try await f.statuses(messages).first)
@@ -85,10 +85,10 @@ struct WebhookDeliveryTests {
         let f = try DeliveryFixture()
         let receiver = f.receiver()
         try receiver.start(status: 302)
-        let webhook = try WebhookChannel(url: receiver.url, secret: f.secret)
         let messages = try await f.enqueue(1)
-        _ = try await f.worker([webhook]).runOnce(now: f.clock.now())
-        try await webhook.shutdown()
+        _ = try await withWebhook(url: receiver.url, secret: f.secret) { webhook in
+            try await f.worker([webhook]).runOnce(now: f.clock.now())
+        }
         receiver.stop()
         let status = try #require(try await f.statuses(messages).first)
         #expect(status.state == .pending && status.lastError == "http_status 302")
@@ -101,18 +101,18 @@ struct WebhookDeliveryTests {
         try receiver.start()
         let port = receiver.port
         receiver.stop()
-        let webhook = try WebhookChannel(url: receiver.url, secret: f.secret)
-        let worker = f.worker([webhook])
         let messages = try await f.enqueue(3)
-        let first = try await worker.runOnce(now: f.clock.now())
-        #expect(first.retried == 3)
-        #expect(try await f.statuses(messages).allSatisfy { $0.lastError == "connection_failed" })
-        // Not due yet: nothing is claimed before the backoff has passed.
-        #expect(try await worker.runOnce(now: f.clock.now().addingTimeInterval(0.5)).claimed == 0)
-        try receiver.start(port: port)
-        f.clock.advance(seconds: 1)
-        let second = try await worker.runOnce(now: f.clock.now())
-        try await webhook.shutdown()
+        let second = try await withWebhook(url: receiver.url, secret: f.secret) { webhook in
+            let worker = f.worker([webhook])
+            let first = try await worker.runOnce(now: f.clock.now())
+            #expect(first.retried == 3)
+            #expect(try await f.statuses(messages).allSatisfy { $0.lastError == "connection_failed" })
+            // Not due yet: nothing is claimed before the backoff has passed.
+            #expect(try await worker.runOnce(now: f.clock.now().addingTimeInterval(0.5)).claimed == 0)
+            try receiver.start(port: port)
+            f.clock.advance(seconds: 1)
+            return try await worker.runOnce(now: f.clock.now())
+        }
         receiver.stop()
         #expect(second.delivered == 3)
         #expect(try receiver.accepted.count == 3 && receiver.duplicates.isEmpty)
@@ -121,9 +121,10 @@ struct WebhookDeliveryTests {
     @Test("a webhook URL must be https, or http to a loopback host")
     func urlRules() throws {
         let secret = try SecretBytes(copying: Array(DeliveryFixture.secretText.utf8))
-        #expect(throws: WebhookConfigurationError.insecureURL) { try WebhookChannel(url: "http://wallet.example/hooks", secret: secret) }
-        #expect(throws: WebhookConfigurationError.invalidURL) { try WebhookChannel(url: "ftp://wallet.example/hooks", secret: secret) }
-        #expect(throws: WebhookConfigurationError.invalidURL) { try WebhookChannel(url: "not a url", secret: secret) }
+        // `validate` runs before any HTTP client exists, so a refused URL leaves nothing to shut down.
+        #expect(throws: OutboxConfigurationError.insecureURL) { try WebhookChannel(url: "http://wallet.example/hooks", secret: secret) }
+        #expect(throws: OutboxConfigurationError.invalidURL) { try WebhookChannel(url: "ftp://wallet.example/hooks", secret: secret) }
+        #expect(throws: OutboxConfigurationError.invalidURL) { try WebhookChannel(url: "not a url", secret: secret) }
         #expect(throws: Never.self) { try WebhookChannel.validate(url: "https://wallet.example/hooks/vigil") }
         #expect(throws: Never.self) { try WebhookChannel.validate(url: "http://127.0.0.1:9000/hooks") }
     }

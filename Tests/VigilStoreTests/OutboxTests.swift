@@ -15,14 +15,22 @@ final class ScriptedChannel: DeliveryChannel, @unchecked Sendable {
     private let lock = NSLock()
     private var attempts: [DeliveryAttempt] = []
     private let script: @Sendable (DeliveryAttempt) throws -> Void
+    private let delay: Duration
 
-    init(_ channel: OutboundMessage.Channel = .webhook, script: @escaping @Sendable (DeliveryAttempt) throws -> Void = { _ in }) {
+    init(
+        _ channel: OutboundMessage.Channel = .webhook,
+        delay: Duration = .zero,
+        script: @escaping @Sendable (DeliveryAttempt) throws -> Void = { _ in }
+    ) {
         self.channel = channel
+        self.delay = delay
         self.script = script
     }
 
     func deliver(_ attempt: DeliveryAttempt) async throws {
         lock.withLock { attempts.append(attempt) }
+        // Not cancellable on purpose: a real attempt in flight is not cut short either.
+        if delay > .zero { try? await Task.sleep(for: delay) }
         try script(attempt)
     }
 
@@ -119,7 +127,7 @@ struct OutboxStoreTests {
         #expect(s.state == .pending && s.attempts == 0 && s.nextAttemptAt == clock.now() && s.kind == .passwordReset)
     }
 
-    @Test("recipient and payload are encrypted at rest and bound to their row")
+    @Test("recipient and payload are encrypted at rest and bound to their row; a swapped one is abandoned, never sent")
     func encryptedAtRest() async throws {
         let store = try open()
         let a = message(1)
@@ -131,13 +139,18 @@ struct OutboxStoreTests {
         if let wal = try? Data(contentsOf: URL(fileURLWithPath: path + "-wal")) { bytes += wal }
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(!text.contains("zyxcanary") && !text.contains("QuetzalcoatlCanary"))
-        // b's payload ciphertext moved into a's row does not decrypt: the claim fails closed.
+        // b's payload ciphertext moved into a's row does not decrypt: a is never sent, but
+        // abandoned and audited; b goes out as usual.
         try conn.exec("UPDATE outbox_messages SET payload_ct = (SELECT payload_ct FROM outbox_messages WHERE id = '\(b.id)') WHERE id = '\(a.id)'")
-        await #expect(throws: VigilError.self) {
-            _ = try await store.write { tx in
-                try tx.claimOutboxMessages(channels: [.webhook], now: clock.now(), leaseUntil: clock.now().addingTimeInterval(30), limit: 1)
-            }
-        }
+        let channel = ScriptedChannel()
+        let report = try await worker(store, [channel], policies: try policies()).runOnce(now: clock.now())
+        #expect(report.claimed == 1 && report.delivered == 1)
+        #expect(channel.all.map(\.message) == [b])
+        let swapped = try await status(store, a.id)
+        #expect(swapped.state == .abandoned && swapped.lastError?.hasPrefix("data_integrity") == true)
+        let entries = try conn.query("SELECT entry FROM audit_entries", []) { String(decoding: $0.blob(0) ?? [], as: UTF8.self) }
+            .filter { $0.contains(#""action":"outbox.abandoned""#) }
+        #expect(entries.count == 1 && entries.first?.contains(a.id) == true)
     }
 
     @Test("a committed enqueue rings the doorbell; the worker's wait returns at once")
@@ -147,6 +160,60 @@ struct OutboxStoreTests {
         let start = ContinuousClock.now
         await store.outboxDoorbell.wait(timeout: .seconds(10))
         #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    // MARK: the running worker
+
+    @Test("run(): an enqueue wakes the worker at once (no poll), and a stop lets the attempt in flight finish and be recorded")
+    func runLoop() async throws {
+        let store = try open()
+        let channel = ScriptedChannel(delay: .milliseconds(300))
+        let w = OutboxWorker(
+            store: store,
+            clock: clock,
+            policies: try policies(),
+            channels: [channel],
+            doorbell: store.outboxDoorbell,
+            settings: .init(batchSize: 32, leaseSeconds: 30, pollInterval: .seconds(600))
+        )
+        let running = Task { await w.run() }
+        try await Task.sleep(for: .milliseconds(100))  // the first round found nothing; it now waits
+        let m = message()
+        try await enqueue(store, [m])
+        var waited = 0
+        while channel.all.isEmpty && waited < 50 {
+            try await Task.sleep(for: .milliseconds(20))
+            waited += 1
+        }
+        #expect(channel.all.count == 1, "woken by the commit, long before the 600 s poll")
+        running.cancel()  // mid-attempt: the channel takes 300 ms
+        await running.value
+        let s = try await status(store, m.id)
+        #expect(s.state == .delivered, "the attempt in flight finished and was recorded before run() returned")
+    }
+
+    @Test("the doorbell wakes every waiter, keeps a ring nobody heard, and returns on timeout or cancellation")
+    func doorbellWaiters() async throws {
+        let bell = OutboxDoorbell()
+        let start = ContinuousClock.now
+        async let a: Void = bell.wait(timeout: .seconds(30))
+        async let b: Void = bell.wait(timeout: .seconds(30))
+        while bell.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        bell.ring()
+        _ = await (a, b)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        bell.ring()  // nobody waits: kept
+        let kept = ContinuousClock.now
+        await bell.wait(timeout: .seconds(30))
+        #expect(ContinuousClock.now - kept < .seconds(1))
+        let timed = ContinuousClock.now
+        await bell.wait(timeout: .milliseconds(50))
+        #expect(ContinuousClock.now - timed < .seconds(5))
+        let cancelled = Task { await bell.wait(timeout: .seconds(30)) }
+        cancelled.cancel()
+        let c0 = ContinuousClock.now
+        await cancelled.value
+        #expect(ContinuousClock.now - c0 < .seconds(5))
     }
 
     // MARK: delivery, backoff, abandonment
