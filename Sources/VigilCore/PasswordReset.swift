@@ -95,16 +95,17 @@ public struct PasswordResetService: Sendable {
         public var limited = 0
     }
 
-    /// Resolves queued requests: one transaction each.
+    /// Resolves queued requests, one transaction each: the claim, the token, the message and
+    /// the audit entry commit together, so a crash loses no request and issues no token twice.
     public func processPending(limit: Int = 64) async throws -> Processed {
-        let now = deps.clock.now()
-        let claimed = try await deps.store.write { tx in try tx.claimResetRequests(limit: limit, at: now) }
         var result = Processed()
         let p = policy
-        for pending in claimed {
+        for _ in 0..<limit {
+            let now = deps.clock.now()
             let token = SecureRandom.bytes(32)
             let tokenText = ByteEncoding.base64URL(token)
             let outcome: String = try await deps.store.write { tx in
+                guard let pending = try tx.claimResetRequests(limit: 1, at: now).first else { return "none" }
                 let subjectID = try Self.resolve(pending.identifier, tx)
                 let identifierKey = "reset_identifier:" + ByteEncoding.hex(SHA256.hash(Array(pending.identifier.lowercased().utf8)))
                 let sourceKey = "reset_source:" + (pending.sourceIP ?? "unknown")
@@ -152,6 +153,7 @@ public struct PasswordResetService: Sendable {
                 return "issued"
             }
             switch outcome {
+            case "none": return result
             case "issued": result.issued += 1
             case "unknown": result.unknown += 1
             default: result.limited += 1
