@@ -101,17 +101,33 @@ public struct APIKeyToken: Sendable, CustomStringConvertible {
 /// Who is calling, once authenticated.
 public enum Principal: Sendable, Equatable {
     case service(keyID: String, name: String, scopes: [Scope])
+    /// A support agent with a console session; agents have roles, not scopes.
+    case agent(id: String, role: AgentRole)
 
     public var actor: AuditActor {
         switch self {
         case .service(let id, _, _): AuditActor(type: .service, id: id)
+        case .agent(let id, _): AuditActor(type: .agent, id: id)
         }
     }
 
+    /// Service routes need a scope; an agent never has one.
     public func require(_ scope: Scope) throws(VigilError) {
         switch self {
         case .service(_, _, let scopes):
             guard scopes.contains(scope) else { throw .forbidden(needed: scope.rawValue) }
+        case .agent:
+            throw .forbidden(needed: scope.rawValue)
+        }
+    }
+
+    /// Agent routes need one of `roles`; a service client never has one.
+    public func require(role roles: Set<AgentRole>) throws(VigilError) {
+        switch self {
+        case .agent(_, let role):
+            guard roles.contains(role) else { throw .forbidden(needed: "role " + roles.map(\.rawValue).sorted().joined(separator: "|")) }
+        case .service:
+            throw .forbidden(needed: "an agent session")
         }
     }
 }

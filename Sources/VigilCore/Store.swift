@@ -18,7 +18,7 @@ public protocol DataStore: Sendable {
     func ping() async -> Bool
 }
 
-public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading {
+public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading, AgentReading {
     func subject(id: String) throws -> Subject?
     func subjectExists(id: String) throws -> Bool
     func subjectID(email: String) throws -> String?
@@ -27,7 +27,9 @@ public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLo
     func apiKeys() throws -> [APIKeyRecord]
 }
 
-public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting, PasswordResetWriting {
+public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting, PasswordResetWriting,
+    AgentWriting
+{
     /// Inserts a subject; throws `VigilError.alreadyExists` when the id is taken.
     func insertSubject(_ subject: SubjectRegistration, at time: Date) throws
     func insertAPIKey(_ key: APIKeyRecord) throws

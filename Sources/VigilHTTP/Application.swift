@@ -59,6 +59,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     SuspiciousLoginController(api: api).register(on: router)
     OutboxController(api: api).register(on: router)
     PasswordResetController(api: api).register(on: router)
+    AgentController(api: api).register(on: router)
     return router
 }
 
@@ -86,15 +87,25 @@ struct APIContext: Sendable {
 
     var apiKeys: APIKeyService { APIKeyService(deps.core) }
 
-    /// Authenticates the bearer API key and checks `scope`.
+    /// The bearer token of the `Authorization` header, if any.
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1])
+    }
+
+    /// Authenticates the bearer API key and checks `scope`. Agent sessions are not API keys.
     func service(_ request: Request, scope: Scope) async throws -> Principal {
-        var bearer: String?
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { bearer = String(parts[1]) }
-        }
-        let principal = try await apiKeys.authenticate(bearer: bearer)
+        let principal = try await apiKeys.authenticate(bearer: Self.bearer(request))
         try principal.require(scope)
+        return principal
+    }
+
+    /// Authenticates an agent session and checks its role. API keys are not agent sessions.
+    func agent(_ request: Request, roles: Set<AgentRole>) async throws -> Principal {
+        let principal = try await AgentService(deps.core).authenticate(bearer: Self.bearer(request))
+        try principal.require(role: roles)
         return principal
     }
 

@@ -273,5 +273,37 @@ enum Migrations {
             ) STRICT;
             """
         ),
+        (
+            7, "agents",
+            """
+            -- Support agents. email is personal data: encrypted, looked up through a blind index.
+            -- The TOTP secrets are encrypted like subjects' (bound to table, column and agent id).
+            CREATE TABLE agents (
+                id                   TEXT PRIMARY KEY,
+                email_ct             BLOB NOT NULL,
+                email_bidx           BLOB NOT NULL UNIQUE,
+                role                 TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'auditor', 'admin')),
+                password_hash        TEXT,
+                totp_secret_ct       BLOB,
+                pending_totp_ct      BLOB,
+                totp_last_step       INTEGER,
+                setup_token_hash     BLOB UNIQUE,
+                setup_expires_at     TEXT,
+                disabled_at          TEXT,
+                created_at           TEXT NOT NULL
+            ) STRICT;
+
+            -- Console sessions: the token only as SHA-256.
+            CREATE TABLE agent_sessions (
+                token_hash    BLOB PRIMARY KEY,
+                agent_id      TEXT NOT NULL REFERENCES agents (id),
+                created_at    TEXT NOT NULL,
+                expires_at    TEXT NOT NULL,
+                last_seen_at  TEXT NOT NULL,
+                revoked_at    TEXT
+            ) STRICT;
+            CREATE INDEX agent_sessions_agent ON agent_sessions (agent_id);
+            """
+        ),
     ]
 }

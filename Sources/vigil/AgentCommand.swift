@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilStore
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Manage support-agent accounts.",
+        subcommands: [Create.self, List.self, Disable.self]
+    )
+
+    /// The dependencies an agent verb needs (the policies and blocklist for passwords).
+    static func dependencies(_ common: CommonOptions, store: SQLiteStore) throws -> VigilDependencies {
+        let policies = try common.loadPolicies()
+        return VigilDependencies(
+            store: store,
+            clock: SystemClock(),
+            policies: policies,
+            passwordHasher: PasswordHasher(),
+            passwordBlocklist: try common.loadPasswordBlocklist(policies)
+        )
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an agent; prints a one-time setup token, alone on stdout (valid 24 h)."
+        )
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The agent's work email address.") var email: String
+        @Option(help: "agent, supervisor, auditor or admin.") var role: String
+
+        func run() async throws {
+            try await reporting {
+                guard let parsed = AgentRole(rawValue: role) else {
+                    throw ValidationError("--role must be one of \(AgentRole.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let (id, token) = try await common.withStore { store in
+                    try await AgentService(try AgentCommand.dependencies(common, store: store)).create(
+                        email: email,
+                        role: parsed,
+                        actor: .cli("agent create")
+                    )
+                }
+                print(token)
+                Console.info("created agent \(id) (\(parsed.rawValue))")
+                Console.hint("give the setup token to the agent over a trusted channel; it sets a password and TOTP with it")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List agents (ids and roles; never emails or secrets).")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            try await reporting {
+                let agents = try await common.withStore { store in
+                    try await AgentService(try AgentCommand.dependencies(common, store: store)).list()
+                }
+                for a in agents {
+                    let state = a.disabled ? "disabled" : (a.active ? "active" : "setup pending")
+                    print("\(a.id)  \(a.role.rawValue)  \(Timestamp.format(a.createdAt))  \(state)")
+                }
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable an agent and end its sessions at once.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The agent id (agt_…).") var id: String
+
+        func run() async throws {
+            try await reporting {
+                try await common.withStore { store in
+                    try await AgentService(try AgentCommand.dependencies(common, store: store)).disable(id: id, actor: .cli("agent disable"))
+                }
+                Console.info("disabled agent \(id); its sessions are revoked")
+            }
+        }
+    }
+}
