@@ -18,7 +18,9 @@ public protocol DataStore: Sendable {
     func ping() async -> Bool
 }
 
-public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading, AgentReading {
+public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading, AgentReading,
+    CaseReading
+{
     func subject(id: String) throws -> Subject?
     func subjectExists(id: String) throws -> Bool
     func subjectID(email: String) throws -> String?
@@ -28,7 +30,7 @@ public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLo
 }
 
 public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting, PasswordResetWriting,
-    AgentWriting
+    AgentWriting, CaseWriting
 {
     /// Inserts a subject; throws `VigilError.alreadyExists` when the id is taken.
     func insertSubject(_ subject: SubjectRegistration, at time: Date) throws

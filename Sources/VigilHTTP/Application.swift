@@ -60,6 +60,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     OutboxController(api: api).register(on: router)
     PasswordResetController(api: api).register(on: router)
     AgentController(api: api).register(on: router)
+    CaseController(api: api).register(on: router)
     return router
 }
 

@@ -305,5 +305,31 @@ enum Migrations {
             CREATE INDEX agent_sessions_agent ON agent_sessions (agent_id);
             """
         ),
+        (
+            8, "cases",
+            """
+            -- Support cases. summary and contact are personal data: encrypted, bound to the case id.
+            -- The due times come from Policies/sla.yaml at intake, on a 24/7 clock.
+            CREATE TABLE cases (
+                id                  TEXT PRIMARY KEY,
+                subject_id          TEXT REFERENCES subjects (id),
+                channel             TEXT NOT NULL,
+                category            TEXT NOT NULL,
+                priority            TEXT NOT NULL CHECK (priority IN ('P1', 'P2', 'P3', 'P4')),
+                status              TEXT NOT NULL CHECK (status IN ('open', 'in_progress', 'closed')),
+                summary_ct          BLOB NOT NULL,
+                contact_ct          BLOB,
+                triage_rules        TEXT NOT NULL,
+                opened_at           TEXT NOT NULL,
+                first_response_due  TEXT NOT NULL,
+                resolution_due      TEXT NOT NULL,
+                first_responded_at  TEXT,
+                assignee            TEXT REFERENCES agents (id),
+                assigned_at         TEXT,
+                closed_at           TEXT
+            ) STRICT;
+            CREATE INDEX cases_queue ON cases (status, first_response_due);
+            """
+        ),
     ]
 }

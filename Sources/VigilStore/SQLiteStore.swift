@@ -331,6 +331,8 @@ enum EncryptedColumns {
         Column(table: "totp_credentials", key: "subject_id", column: "secret_ct"),
         Column(table: "password_reset_requests", key: "id", column: "identifier_ct"),
         Column(table: "agents", key: "id", column: "email_ct"),
+        Column(table: "cases", key: "id", column: "summary_ct"),
+        Column(table: "cases", key: "id", column: "contact_ct"),
         Column(table: "agents", key: "id", column: "totp_secret_ct"),
         Column(table: "agents", key: "id", column: "pending_totp_ct"),
         Column(table: "password_reset_requests", key: "id", column: "source_ip_ct"),

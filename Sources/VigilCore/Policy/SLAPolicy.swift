@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 /// The channels a support case comes in through (DESIGN.md).
-public enum CaseChannel: String, PolicyName {
+public enum CaseChannel: String, PolicyName, Codable {
     case wechat
     case email
     case inApp = "in_app"
@@ -11,7 +11,7 @@ public enum CaseChannel: String, PolicyName {
 }
 
 /// The categories a support case is filed under (DESIGN.md).
-public enum CaseCategory: String, PolicyName {
+public enum CaseCategory: String, PolicyName, Codable {
     case accountSecurity = "account_security"
     case suspiciousLogin = "suspicious_login"
     case passwordReset = "password_reset"
@@ -23,7 +23,7 @@ public enum CaseCategory: String, PolicyName {
 }
 
 /// Case priority; `P1` is the most urgent and sorts first (`P1 < P2`).
-public enum CasePriority: String, PolicyName, Comparable {
+public enum CasePriority: String, PolicyName, Comparable, Codable {
     case p1 = "P1"
     case p2 = "P2"
     case p3 = "P3"

@@ -1,0 +1,145 @@
+import Foundation
+import Hummingbird
+import VigilCore
+
+/// Support cases: intake and the queue (the rest of the workflow is to come).
+///
+/// | method | path                    | who                                                        | audit |
+/// |--------|-------------------------|------------------------------------------------------------|-------|
+/// | POST   | /v1/cases               | service client `cases:write`, or agent/supervisor/admin    | `case.opened` |
+/// | GET    | /v1/cases               | agent, supervisor, admin, auditor (no personal data)       | none |
+/// | GET    | /v1/cases/{id}          | agent, supervisor, admin (summary); auditor (without)      | none |
+/// | POST   | /v1/cases/{id}/assign   | agent (to self), supervisor/admin (to anyone)              | `case.assigned` |
+/// | POST   | /v1/cases/take-next     | agent, supervisor, admin                                   | `case.assigned` |
+///
+/// Policy: `Policies/sla.yaml` (triage rules, targets per priority, 24/7 clock).
+struct CaseController {
+    let api: APIContext
+
+    struct OpenBody: Decodable {
+        let channel: CaseChannel
+        let category: CaseCategory
+        let summary: String
+        let contact: String?
+        let subject_id: String?
+        let takeover_reported: Bool?
+    }
+
+    struct AssignBody: Decodable {
+        let agent_id: String?
+    }
+
+    struct CaseJSON: Encodable, Sendable {
+        let case_id: String
+        let subject_id: String?
+        let channel: String
+        let category: String
+        let priority: String
+        let status: String
+        let opened_at: String
+        let first_response_due: String
+        let resolution_due: String
+        let next_due: String
+        let breached: Bool
+        let assignee: String?
+        let triage_rules: [String]
+        let summary: String?
+
+        init(_ c: CaseSummary, now: Date, summary: String? = nil) {
+            case_id = c.id
+            subject_id = c.subjectID
+            channel = c.channel.rawValue
+            category = c.category.rawValue
+            priority = c.priority.rawValue
+            status = c.status
+            opened_at = Timestamp.format(c.openedAt)
+            first_response_due = Timestamp.format(c.firstResponseDue)
+            resolution_due = Timestamp.format(c.resolutionDue)
+            next_due = Timestamp.format(c.nextDue)
+            breached = c.breached(at: now)
+            assignee = c.assignee
+            triage_rules = c.triageRules
+            self.summary = summary
+        }
+    }
+
+    struct Queue: Encodable, Sendable {
+        let cases: [CaseJSON]
+    }
+
+    /// A service key or an agent session, whichever the bearer is.
+    func caller(_ request: Request) async throws -> Principal {
+        let bearer = APIContext.bearer(request)
+        if bearer?.hasPrefix(AgentService.sessionPrefix) == true {
+            return try await AgentService(api.deps.core).authenticate(bearer: bearer)
+        }
+        return try await api.apiKeys.authenticate(bearer: bearer)
+    }
+
+    func register(on router: Router<VigilRequestContext>) {
+        let cases = CaseService(api.deps.core)
+        router.post("/v1/cases") { request, context in
+            let principal = try await caller(request)
+            let b = try await api.decode(OpenBody.self, from: request)
+            let c = try await cases.open(
+                .init(
+                    channel: b.channel,
+                    category: b.category,
+                    summary: b.summary,
+                    contact: b.contact,
+                    subjectID: b.subject_id,
+                    takeoverReported: b.takeover_reported ?? false
+                ),
+                by: principal,
+                request: context.requestInfo
+            )
+            return JSONResponse(.created, CaseJSON(c, now: api.deps.core.clock.now()))
+        }
+        router.get("/v1/cases") { request, _ in
+            let principal = try await api.agent(request, roles: Set(AgentRole.allCases))
+            let q = request.uri.queryParameters
+            func parse<T: RawRepresentable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+                guard let text = q.get(name) else { return nil }
+                guard let value = T(rawValue: text) else { throw VigilError.invalidField(field: name, reason: "is not a known value") }
+                return value
+            }
+            let now = api.deps.core.clock.now()
+            let filter = CaseQueueFilter(
+                status: q.get("status"),
+                priority: try parse("priority", CasePriority.self),
+                channel: try parse("channel", CaseChannel.self),
+                category: try parse("category", CaseCategory.self),
+                assignee: q.get("assignee"),
+                breachedAt: q.get("breached") == "true" ? now : nil,
+                limit: q.get("limit").flatMap(Int.init) ?? 100
+            )
+            if let s = filter.status, !["open", "in_progress", "closed"].contains(s) {
+                throw VigilError.invalidField(field: "status", reason: "must be open, in_progress or closed")
+            }
+            let list = try await cases.queue(filter, by: principal)
+            return JSONResponse(.ok, Queue(cases: list.map { CaseJSON($0, now: now) }))
+        }
+        router.post("/v1/cases/take-next") { request, context in
+            let principal = try await api.agent(request, roles: [.agent, .supervisor, .admin])
+            let c = try await cases.takeNext(by: principal, request: context.requestInfo)
+            return JSONResponse(.ok, CaseJSON(c, now: api.deps.core.clock.now()))
+        }
+        router.get("/v1/cases/:id") { request, context in
+            let principal = try await api.agent(request, roles: Set(AgentRole.allCases))
+            let (c, text) = try await cases.detail(id: try context.parameters.require("id"), by: principal)
+            return JSONResponse(.ok, CaseJSON(c, now: api.deps.core.clock.now(), summary: text))
+        }
+        router.post("/v1/cases/:id/assign") { request, context in
+            let principal = try await api.agent(request, roles: [.agent, .supervisor, .admin])
+            var body: AssignBody?
+            if request.headers[.contentLength].flatMap(Int.init) ?? 0 > 0 { body = try await api.decode(AssignBody.self, from: request) }
+            let c = try await cases.assign(
+                id: try context.parameters.require("id"),
+                to: body?.agent_id,
+                by: principal,
+                request: context.requestInfo
+            )
+            return JSONResponse(.ok, CaseJSON(c, now: api.deps.core.clock.now()))
+        }
+    }
+}
