@@ -105,34 +105,35 @@ public enum KeyFile {
     /// one line; the secret is that line's UTF-8 bytes without surrounding whitespace, so both
     /// parties can use the same file as is. Fewer than `minimumBytes` bytes is `malformed`.
     public static func readSharedSecret(path: String, minimumBytes: Int) throws -> SecretBytes {
-        let fd = try openPrivate(path: path)
-        defer { close(fd) }
-        var text = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 512)
-        defer {
-            for i in text.indices { text[i] = 0 }
-            for i in chunk.indices { chunk[i] = 0 }
+        try withPrivateBytes(path: path) { text in
+            func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+            guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else {
+                throw KeyFileError.malformed(path: path)
+            }
+            let secret = text[first...last]
+            guard secret.count >= minimumBytes, !secret.contains(0x0A), !secret.contains(0x0D) else {
+                throw KeyFileError.malformed(path: path)
+            }
+            return try SecretBytes(copying: secret)
         }
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw KeyFileError.unreadable(path: path) }
-            if n == 0 { break }
-            text.append(contentsOf: chunk[0..<n])
-            if text.count > 4096 { throw KeyFileError.malformed(path: path) }
-        }
-        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
-        guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else {
-            throw KeyFileError.malformed(path: path)
-        }
-        let secret = text[first...last]
-        guard secret.count >= minimumBytes, !secret.contains(0x0A), !secret.contains(0x0D) else {
-            throw KeyFileError.malformed(path: path)
-        }
-        return try SecretBytes(copying: secret)
     }
 
     /// Reads a secret key file written by `createSecret`, after checking its permissions.
     public static func readSecret(path: String, label: String, byteCount: Int) throws -> SecretBytes {
+        try withPrivateBytes(path: path) { text in
+            let line = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, parts[0] == label, var raw = ByteEncoding.fromBase64(String(parts[1])),
+                raw.count == byteCount
+            else { throw KeyFileError.malformed(path: path) }
+            defer { for i in raw.indices { raw[i] = 0 } }
+            return try SecretBytes(copying: raw)
+        }
+    }
+
+    /// Reads a private file (checked by `openPrivate`, at most 4 KiB) and lends its bytes to
+    /// `body`; the buffers are zeroed afterwards.
+    private static func withPrivateBytes<T>(path: String, _ body: ([UInt8]) throws -> T) throws -> T {
         let fd = try openPrivate(path: path)
         defer { close(fd) }
         var text = [UInt8]()
@@ -148,12 +149,6 @@ public enum KeyFile {
             text.append(contentsOf: chunk[0..<n])
             if text.count > 4096 { throw KeyFileError.malformed(path: path) }
         }
-        let line = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let parts = line.split(separator: " ")
-        guard parts.count == 2, parts[0] == label, var raw = ByteEncoding.fromBase64(String(parts[1])),
-            raw.count == byteCount
-        else { throw KeyFileError.malformed(path: path) }
-        defer { for i in raw.indices { raw[i] = 0 } }
-        return try SecretBytes(copying: raw)
+        return try body(text)
     }
 }
