@@ -80,7 +80,7 @@ public struct CaseQueueFilter: Sendable, Equatable {
     }
 }
 
-public protocol CaseReading {
+public protocol CaseReading: CaseWorkflowReading {
     func caseSummary(id: String) throws -> CaseSummary?
     /// The decrypted summary text (agents only).
     func caseText(id: String) throws -> String?
@@ -88,7 +88,7 @@ public protocol CaseReading {
     func caseQueue(_ filter: CaseQueueFilter) throws -> [CaseSummary]
 }
 
-public protocol CaseWriting: CaseReading {
+public protocol CaseWriting: CaseReading, CaseWorkflowWriting {
     func insertCase(_ c: CaseSummary, summary: String, contact: String?) throws
     /// Assigns a case that is not closed; false when there is no such open case.
     func assignCase(id: String, to agentID: String, at time: Date) throws -> Bool

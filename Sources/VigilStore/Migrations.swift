@@ -331,5 +331,73 @@ enum Migrations {
             CREATE INDEX cases_queue ON cases (status, first_response_due);
             """
         ),
+        (
+            9, "case workflow",
+            """
+            -- How a case ended and what the requester thought of it. The CSAT comment is the
+            -- requester's own words: encrypted, bound to the case id.
+            ALTER TABLE cases ADD COLUMN resolution_code TEXT;
+            ALTER TABLE cases ADD COLUMN csat_score INTEGER CHECK (csat_score BETWEEN 1 AND 5);
+            ALTER TABLE cases ADD COLUMN csat_comment_ct BLOB;
+            ALTER TABLE cases ADD COLUMN feedback_at TEXT;
+            CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
+
+            -- Which audit entries belong to which case (written with the entry, in its
+            -- transaction), so a case file can carry them with their inclusion proofs.
+            CREATE TABLE case_audit (
+                case_id  TEXT    NOT NULL,
+                seq      INTEGER NOT NULL,
+                PRIMARY KEY (case_id, seq)
+            ) STRICT, WITHOUT ROWID;
+
+            -- Notes by agents: internal, or a reply sent to the requester (the first reply is
+            -- the case's first response). The body is encrypted, bound to the note id.
+            CREATE TABLE case_notes (
+                id          TEXT PRIMARY KEY,
+                case_id     TEXT NOT NULL REFERENCES cases (id),
+                kind        TEXT NOT NULL CHECK (kind IN ('internal', 'reply', 'reveal_reason')),
+                author      TEXT NOT NULL REFERENCES agents (id),
+                body_ct     BLOB NOT NULL,
+                created_at  TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX case_notes_case ON case_notes (case_id, created_at);
+
+            -- Checks of Policies/recovery.yaml done for a case. One-time codes sent to the
+            -- subject's registered contact are kept only as a keyed hash until used or expired.
+            CREATE TABLE case_verifications (
+                id               TEXT PRIMARY KEY,
+                case_id          TEXT NOT NULL REFERENCES cases (id),
+                check_name       TEXT NOT NULL,
+                status           TEXT NOT NULL CHECK (status IN ('pending', 'passed', 'failed')),
+                agent_id         TEXT NOT NULL REFERENCES agents (id),
+                code_hash        BLOB,
+                attempts         INTEGER NOT NULL DEFAULT 0,
+                code_expires_at  TEXT,
+                created_at       TEXT NOT NULL,
+                completed_at     TEXT
+            ) STRICT;
+            CREATE INDEX case_verifications_case ON case_verifications (case_id, created_at);
+
+            -- Agent actions on the case's subject. High-risk ones wait for a supervisor who is not
+            -- the requester (four eyes). reason and params (a new contact) are encrypted.
+            CREATE TABLE case_actions (
+                id            TEXT PRIMARY KEY,
+                case_id       TEXT NOT NULL REFERENCES cases (id),
+                action        TEXT NOT NULL,
+                status        TEXT NOT NULL CHECK (status IN ('pending_approval', 'rejected', 'executed', 'cancelled')),
+                requested_by  TEXT NOT NULL REFERENCES agents (id),
+                requested_at  TEXT NOT NULL,
+                reason_ct     BLOB NOT NULL,
+                params_ct     BLOB,
+                checks        TEXT NOT NULL,
+                decided_by    TEXT REFERENCES agents (id),
+                decided_at    TEXT,
+                executed_at   TEXT,
+                hold_until    TEXT
+            ) STRICT;
+            CREATE INDEX case_actions_case ON case_actions (case_id, requested_at);
+            CREATE INDEX case_actions_pending ON case_actions (requested_at) WHERE status = 'pending_approval';
+            """
+        ),
     ]
 }

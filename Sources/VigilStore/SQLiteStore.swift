@@ -342,6 +342,10 @@ enum EncryptedColumns {
         Column(table: "login_reports", key: "id", column: "reason_ct"),
         Column(table: "outbox_messages", key: "id", column: "recipient_ct"),
         Column(table: "outbox_messages", key: "id", column: "payload_ct"),
+        Column(table: "cases", key: "id", column: "csat_comment_ct"),
+        Column(table: "case_notes", key: "id", column: "body_ct"),
+        Column(table: "case_actions", key: "id", column: "reason_ct"),
+        Column(table: "case_actions", key: "id", column: "params_ct"),
     ]
 }
 

@@ -116,5 +116,6 @@ struct SQLiteTransaction: StoreWriting {
 
     func appendAudit(_ event: AuditRecord) throws {
         try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing)
+        try indexCaseAudit(event)
     }
 }
