@@ -184,81 +184,20 @@ public struct SecondFactorService: Sendable {
             throw VigilError.invalidField(field: "code", reason: "give exactly one of code and recovery_code")
         }
         let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
-        let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
-        let lockout = policy.lockout[factor]
-        let window = policy.totp.windowSteps
         let now = deps.clock.now()
         let method = factor == .totp ? "totp" : "recovery_code"
+        let deps = self.deps
         let outcome: Gate = try await deps.store.write { tx in
-            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
-            let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
-            let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
-            if let freeze = try tx.accountFreeze(subjectID: subjectID) {
-                // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
-                try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
-                return .frozen
-            }
-            if let retry = try tx.countRequest(
-                key: "\(factor.rawValue)_verify:\(subjectID)",
-                limit: limit.limit,
-                windowSeconds: limit.windowSeconds,
-                now: now
-            ) {
-                try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
-                return .locked(retry)
-            }
-            let state = try tx.factorState(subjectID: subjectID, factor: factor)
-            if let retry = state.retryAfter(now: now) {
-                try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
-                return .locked(retry)
-            }
-            let passed: Bool
-            if let code {
-                guard let credential = try tx.totpCredential(subjectID: subjectID) else {
-                    throw VigilError.notFound(resource: "active totp credential")
-                }
-                let params = OneTimePassword.Parameters(
-                    algorithm: credential.algorithm,
-                    digits: credential.digits,
-                    period: credential.period,
-                    window: window
-                )
-                if let step = try OneTimePassword.verify(
-                    code,
-                    secret: credential.secret,
-                    now: now,
-                    parameters: params,
-                    lastAcceptedStep: credential.lastStep
-                ) {
-                    // The guarded update is what makes the step single-use across instances.
-                    passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
-                } else {
-                    passed = false
-                }
-            } else {
-                passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
-            }
-            if passed {
-                try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
-                let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
-                try audit.record(
-                    factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
-                    .success,
-                    ["recovery_codes_remaining": .int(Int64(remaining))]
-                )
-                return .passedWith(remaining)
-            }
-            try Self.recordFailure(
+            try Self.checkSecondFactor(
                 tx,
-                audit: audit,
+                deps: deps,
                 subjectID: subjectID,
-                factor: factor,
-                state: state,
-                lockout: lockout,
-                action: "\(prefix).failed",
-                noticeChannels: deps.noticeChannels
+                code: code,
+                recoveryCode: recoveryCode,
+                principal: principal,
+                request: request,
+                now: now
             )
-            return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
         }
         switch outcome {
         case .frozen: throw VigilError.accountFrozen
@@ -267,6 +206,98 @@ public struct SecondFactorService: Sendable {
         case .failedWith(let remaining): return Verification(valid: false, method: method, recoveryCodesRemaining: remaining)
         case .passed, .failed: return Verification(valid: outcome == .passed, method: method, recoveryCodesRemaining: 0)
         }
+    }
+
+    /// One TOTP or recovery-code check inside the caller's transaction: freeze, rate limit,
+    /// lock, the value, the step or code used up, the failure counter and its audit entries.
+    /// `honourFreeze: false` is for support agents verifying a requester on a case (a frozen
+    /// account is exactly what they verify before an unfreeze); lockout still applies.
+    static func checkSecondFactor(
+        _ tx: any StoreWriting,
+        deps: VigilDependencies,
+        subjectID: String,
+        code: String?,
+        recoveryCode: String?,
+        principal: Principal,
+        request: RequestInfo,
+        now: Date,
+        honourFreeze: Bool = true,
+        auditDetails: [String: AuditValue] = [:]
+    ) throws -> Gate {
+        let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
+        let policy = deps.policies.authentication
+        let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
+        let lockout = policy.lockout[factor]
+        let window = policy.totp.windowSteps
+        guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+        let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now, extra: auditDetails)
+        let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
+        if honourFreeze, let freeze = try tx.accountFreeze(subjectID: subjectID) {
+            // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
+            try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
+            return .frozen
+        }
+        if let retry = try tx.countRequest(
+            key: "\(factor.rawValue)_verify:\(subjectID)",
+            limit: limit.limit,
+            windowSeconds: limit.windowSeconds,
+            now: now
+        ) {
+            try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
+            return .locked(retry)
+        }
+        let state = try tx.factorState(subjectID: subjectID, factor: factor)
+        if let retry = state.retryAfter(now: now) {
+            try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
+            return .locked(retry)
+        }
+        let passed: Bool
+        if let code {
+            guard let credential = try tx.totpCredential(subjectID: subjectID) else {
+                throw VigilError.notFound(resource: "active totp credential")
+            }
+            let params = OneTimePassword.Parameters(
+                algorithm: credential.algorithm,
+                digits: credential.digits,
+                period: credential.period,
+                window: window
+            )
+            if let step = try OneTimePassword.verify(
+                code,
+                secret: credential.secret,
+                now: now,
+                parameters: params,
+                lastAcceptedStep: credential.lastStep
+            ) {
+                // The guarded update is what makes the step single-use across instances.
+                passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
+            } else {
+                passed = false
+            }
+        } else {
+            passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
+        }
+        if passed {
+            try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
+            let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
+            try audit.record(
+                factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
+                .success,
+                ["recovery_codes_remaining": .int(Int64(remaining))]
+            )
+            return .passedWith(remaining)
+        }
+        try Self.recordFailure(
+            tx,
+            audit: audit,
+            subjectID: subjectID,
+            factor: factor,
+            state: state,
+            lockout: lockout,
+            action: "\(prefix).failed",
+            noticeChannels: deps.noticeChannels
+        )
+        return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
     }
 
     // MARK: recovery codes
@@ -412,8 +443,11 @@ struct Auditor {
     let subjectID: String
     let request: RequestInfo
     let now: Date
+    /// Added to every entry's details (a case's `case_id`, so the entry is filed under it).
+    var extra: [String: AuditValue] = [:]
 
     func record(_ action: String, _ outcome: AuditRecord.Outcome, _ details: [String: AuditValue] = [:]) throws {
+        let details = details.merging(extra) { own, _ in own }
         try tx.appendAudit(
             AuditRecord(
                 action: action,
