@@ -134,7 +134,7 @@ public struct CaseService: Sendable {
     }
 
     /// Who may open cases: service clients with `cases:write`, and agents (not auditors).
-    static func requireIntake(_ principal: Principal) throws {
+    public static func requireIntake(_ principal: Principal) throws {
         switch principal {
         case .service: try principal.require(.casesWrite)
         case .agent: try principal.require(role: [.agent, .supervisor, .admin])

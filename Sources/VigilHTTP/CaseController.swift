@@ -124,6 +124,7 @@ struct CaseController {
         let cases = CaseService(api.deps.core)
         router.post("/v1/cases") { request, context in
             let principal = try await caller(request)
+            try CaseService.requireIntake(principal)  // before the body: a caller without the right learns nothing more
             let b = try await api.decode(OpenBody.self, from: request)
             let c = try await cases.open(
                 .init(

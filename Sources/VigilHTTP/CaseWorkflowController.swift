@@ -269,6 +269,7 @@ struct CaseWorkflowController {
         }
         router.post("/v1/cases/:id/feedback") { request, context in
             let principal = try await CaseController(api: api).caller(request)
+            try CaseService.requireIntake(principal)
             let b = try await api.decode(FeedbackBody.self, from: request)
             let id = try context.parameters.require("id")
             try await work.feedback(caseID: id, score: b.score, comment: b.comment, by: principal, request: context.requestInfo)
