@@ -179,6 +179,11 @@ public struct CaseService: Sendable {
         if let subjectID = intake.subjectID {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             if try tx.accountFreeze(subjectID: subjectID) != nil { signals.insert(.accountFrozen) }
+            if let changed = try tx.lastCredentialChange(subjectID: subjectID),
+                changed > now.addingTimeInterval(-TimeInterval(sla.recentChangeWindowHours * 3600))
+            {
+                signals.insert(.recentCredentialChange)
+            }
             for factor in AuthenticationPolicy.Factor.allCases {
                 let state = try tx.factorState(subjectID: subjectID, factor: factor)
                 if state.lockedIndefinitely || (state.lockedUntil.map { $0 > now } ?? false) { signals.insert(.factorLocked) }

@@ -279,6 +279,31 @@ struct CaseWorkflowHTTPTests {
         }
     }
 
+    @Test("a credential changed within recent_change_window_hours makes a case P1 (takeover signs); after the window it does not")
+    func recentCredentialChange() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite])
+        try await service.test { client in
+            try await service.registerSubject(client, "user-55", key: key)
+            let body = #"{"channel":"email","category":"other","summary":"a question about fees","subject_id":"user-55"}"#
+            #expect(try field(try await client.post("/v1/cases", key: key, json: body), "priority") == "P3")
+            #expect(
+                try await client.post("/v1/subjects/user-55/password", key: key, json: #"{"password":"first long passphrase here"}"#).status == .ok
+            )
+            // Setting the first password is not a change.
+            #expect(try field(try await client.post("/v1/cases", key: key, json: body), "priority") == "P3")
+            service.clock.advance(seconds: 60)
+            #expect(
+                try await client.post("/v1/subjects/user-55/password", key: key, json: #"{"password":"second long passphrase here"}"#).status == .ok
+            )
+            let changed = try json(try await client.post("/v1/cases", key: key, json: body))
+            #expect(changed["priority"] as? String == "P1")
+            #expect(changed["triage_rules"] as? [String] == ["takeover_signs"])
+            service.clock.advance(seconds: 72 * 3600 + 1)
+            #expect(try field(try await client.post("/v1/cases", key: key, json: body), "priority") == "P3")
+        }
+    }
+
     @Test("checks expire: a passed check stops counting after valid_minutes, so the approval is refused then")
     func checksExpire() async throws {
         let service = try TestService()
