@@ -713,6 +713,19 @@ public struct CaseWorkflowService: Sendable {
         public var feedback: CaseFeedback?
         public var passedChecks: Set<RecoveryPolicy.VerificationCheck>
         public var showsPersonalData: Bool
+        /// The subject's security state, for the agent's judgement (nil when the case names none).
+        public var subjectState: SubjectState?
+        /// Delivery status of the newest messages to the subject (no recipient, no content).
+        public var messages: [OutboxMessageStatus]
+    }
+
+    /// What an agent needs to know about the subject's credentials: no personal data.
+    public struct SubjectState: Sendable {
+        public var frozenSince: Date?
+        public var withdrawalsHeldUntil: Date?
+        public var hasTOTP: Bool
+        public var recoveryCodesRemaining: Int
+        public var factors: [AuthenticationPolicy.Factor: FactorState]
     }
 
     public func detail(caseID: String, by principal: Principal) async throws -> Detail {
@@ -740,6 +753,18 @@ public struct CaseWorkflowService: Sendable {
                 }
                 feedback?.comment = nil
             }
+            var state: SubjectState?
+            if let subjectID = c.subjectID {
+                var factors: [AuthenticationPolicy.Factor: FactorState] = [:]
+                for factor in AuthenticationPolicy.Factor.allCases { factors[factor] = try tx.factorState(subjectID: subjectID, factor: factor) }
+                state = SubjectState(
+                    frozenSince: try tx.accountFreeze(subjectID: subjectID)?.frozenAt,
+                    withdrawalsHeldUntil: try tx.withdrawalHold(subjectID: subjectID).flatMap { $0 > now ? $0 : nil },
+                    hasTOTP: try tx.totpCredential(subjectID: subjectID) != nil,
+                    recoveryCodesRemaining: try tx.recoveryCodesRemaining(subjectID: subjectID),
+                    factors: factors
+                )
+            }
             return Detail(
                 summary: c,
                 text: personal ? try tx.caseText(id: caseID) : nil,
@@ -749,7 +774,9 @@ public struct CaseWorkflowService: Sendable {
                 resolution: try tx.caseResolution(id: caseID),
                 feedback: feedback,
                 passedChecks: try Self.passedChecks(tx, caseID: caseID, policy: policy, now: now),
-                showsPersonalData: personal
+                showsPersonalData: personal,
+                subjectState: state,
+                messages: try c.subjectID.map { try tx.outboxMessages(subjectID: $0, limit: 50) } ?? []
             )
         }
     }

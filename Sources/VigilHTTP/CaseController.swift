@@ -76,6 +76,22 @@ struct CaseController {
         let closed_at: String?
         let feedback_score: Int?
         let feedback_comment: String?
+        let subject_state: SubjectStateJSON?
+        let messages: [OutboxController.Message]
+
+        struct SubjectStateJSON: Encodable, Sendable {
+            struct Factor: Encodable, Sendable {
+                let consecutive_failures: Int
+                let locked_until: String?
+                let locked_until_agent_unlocks: Bool
+            }
+            let frozen: Bool
+            let frozen_since: String?
+            let withdrawals_held_until: String?
+            let has_totp: Bool
+            let recovery_codes_remaining: Int
+            let factors: [String: Factor]
+        }
 
         init(_ d: CaseWorkflowService.Detail, now: Date, policy: RecoveryPolicy) {
             `case` = CaseJSON(d.summary, now: now, summary: d.text)
@@ -87,12 +103,35 @@ struct CaseController {
             closed_at = d.resolution.map { Timestamp.format($0.closedAt) }
             feedback_score = d.feedback?.score
             feedback_comment = d.feedback?.comment
+            subject_state = d.subjectState.map { st in
+                SubjectStateJSON(
+                    frozen: st.frozenSince != nil,
+                    frozen_since: st.frozenSince.map(Timestamp.format),
+                    withdrawals_held_until: st.withdrawalsHeldUntil.map(Timestamp.format),
+                    has_totp: st.hasTOTP,
+                    recovery_codes_remaining: st.recoveryCodesRemaining,
+                    factors: Dictionary(
+                        uniqueKeysWithValues: st.factors.map { factor, f in
+                            (
+                                factor.rawValue,
+                                SubjectStateJSON.Factor(
+                                    consecutive_failures: f.consecutiveFailures,
+                                    locked_until: f.lockedUntil.flatMap { $0 > now ? Timestamp.format($0) : nil },
+                                    locked_until_agent_unlocks: f.lockedIndefinitely
+                                )
+                            )
+                        }
+                    )
+                )
+            }
+            messages = d.messages.map(OutboxController.Message.init)
         }
 
         /// The case's fields at the top level, as the queue lists them, then its story.
         func encode(to encoder: any Encoder) throws {
             enum Keys: String, CodingKey {
                 case notes, verifications, passed_checks, actions, resolution, closed_at, feedback_score, feedback_comment
+                case subject_state, messages
             }
             try `case`.encode(to: encoder)
             var c = encoder.container(keyedBy: Keys.self)
@@ -104,6 +143,8 @@ struct CaseController {
             try c.encode(closed_at, forKey: .closed_at)
             try c.encode(feedback_score, forKey: .feedback_score)
             try c.encode(feedback_comment, forKey: .feedback_comment)
+            try c.encode(subject_state, forKey: .subject_state)
+            try c.encode(messages, forKey: .messages)
         }
     }
 
