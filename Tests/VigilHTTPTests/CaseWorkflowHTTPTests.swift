@@ -32,7 +32,8 @@ struct CaseWorkflowHTTPTests {
     func lostPhone() async throws {
         let service = try TestService()
         let key = try await service.apiKey([.subjectsWrite, .casesWrite, .credentialsVerify])
-        try await service.test { client in
+        // A live server on a loopback port, over real HTTP/1.1.
+        try await service.test(.ahc(.http)) { client in
             // The wallet user, with TOTP and recovery codes, then loses the phone.
             let r0 = try await client.post(
                 "/v1/subjects",
