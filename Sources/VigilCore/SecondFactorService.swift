@@ -16,8 +16,9 @@ import VigilCrypto
 ///   success resets the count;
 /// - every outcome is audited, in the transaction that records it; the answer for a locked
 ///   or rate-limited attempt is thrown only after that audit entry is committed;
-/// - a frozen account (`account_freezes`, a suspicious-login decision) passes neither TOTP nor a
-///   recovery code (423 `account_frozen`, audited `….verify.frozen`) until it is unfrozen;
+/// - a frozen account (`account_freezes`, a suspicious-login decision or a support action) passes
+///   neither TOTP nor a recovery code and changes neither (enrol, activate, new recovery codes):
+///   423 `account_frozen`, audited as a denial, until an agent unfreezes it;
 /// - the user gets a security notice (`SecurityNotice`, on `deps.noticeChannels`), enqueued in
 ///   the same transaction, when TOTP is added, replaced or removed, when recovery codes are
 ///   replaced, and when failures lock a factor (the first lock of a run of failures, and the
@@ -61,8 +62,12 @@ public struct SecondFactorService: Sendable {
         let secret = try SecretBytes(transient: secretBytes)
         let base32 = ByteEncoding.base32(secretBytes)
         let now = deps.clock.now()
-        try await deps.store.write { tx in
+        let frozen: Bool = try await deps.store.write { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            if try Self.refuseWhileFrozen(tx, principal: principal, subjectID: subjectID, request: request, now: now, action: "totp.enrolment.frozen")
+            {
+                return true
+            }
             try tx.saveTOTPEnrolment(
                 subjectID: subjectID,
                 TOTPRecord(secret: secret, algorithm: algorithm, digits: p.digits, period: p.periodSeconds, lastStep: nil, since: now)
@@ -78,7 +83,9 @@ public struct SecondFactorService: Sendable {
                     time: now
                 )
             )
+            return false
         }
+        if frozen { throw VigilError.accountFrozen }
         let uri = Self.keyURI(
             label: p.label(subject: subjectID),
             secret: base32,
@@ -120,6 +127,16 @@ public struct SecondFactorService: Sendable {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             guard let pending = try tx.totpEnrolment(subjectID: subjectID), pending.since.addingTimeInterval(ttl) > now else {
                 throw VigilError.notFound(resource: "pending totp enrolment")
+            }
+            if try Self.refuseWhileFrozen(
+                tx,
+                principal: principal,
+                subjectID: subjectID,
+                request: request,
+                now: now,
+                action: "totp.activation.frozen"
+            ) {
+                return .frozen
             }
             let state = try tx.factorState(subjectID: subjectID, factor: .totp)
             let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
@@ -309,8 +326,12 @@ public struct SecondFactorService: Sendable {
         let codes = (0..<p.count).map { _ in Self.makeRecoveryCode(entropyBits: p.entropyBits) }
         let now = deps.clock.now()
         let setID = ByteEncoding.hex(SecureRandom.bytes(8))
-        try await deps.store.write { tx in
+        let frozen: Bool = try await deps.store.write { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            if try Self.refuseWhileFrozen(tx, principal: principal, subjectID: subjectID, request: request, now: now, action: "recovery_codes.frozen")
+            {
+                return true
+            }
             try tx.replaceRecoveryCodes(subjectID: subjectID, codes: codes.map(Self.normaliseRecoveryCode), setID: setID, at: now)
             try tx.setFactorState(subjectID: subjectID, factor: .recoveryCode, .clear)
             try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
@@ -323,8 +344,27 @@ public struct SecondFactorService: Sendable {
                 in: tx,
                 at: now
             )
+            return false
         }
+        if frozen { throw VigilError.accountFrozen }
         return codes
+    }
+
+    /// A frozen account changes no second factor (enrol, activate, new recovery codes) until an
+    /// agent unfreezes it: whoever froze it may be the one trying. Writes the denial's entry;
+    /// the caller answers 423 after the commit.
+    static func refuseWhileFrozen(
+        _ tx: any StoreWriting,
+        principal: Principal,
+        subjectID: String,
+        request: RequestInfo,
+        now: Date,
+        action: String
+    ) throws -> Bool {
+        guard let freeze = try tx.accountFreeze(subjectID: subjectID) else { return false }
+        try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+            .record(action, .denied, ["report_id": .string(freeze.reportID)])
+        return true
     }
 
     /// Lower-case base32 characters in groups of four (`abcd-efgh-…`), at least `entropyBits`

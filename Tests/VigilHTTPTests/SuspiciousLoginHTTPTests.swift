@@ -244,6 +244,11 @@ struct SuspiciousLoginHTTPTests {
             try expectErrorShape(v, status: HTTPResponse.Status(code: 423), code: "account_frozen")
             let rc = try await client.post("/v1/subjects/s-deny/totp/verify", key: key, json: #"{"recovery_code":"abcd-efgh"}"#)
             try expectErrorShape(rc, status: HTTPResponse.Status(code: 423), code: "account_frozen")
+            // Nor can the second factor be changed while frozen: no enrolment, no new recovery codes.
+            let enrolWhileFrozen = try await client.post("/v1/subjects/s-deny/totp", key: key, json: "")
+            try expectErrorShape(enrolWhileFrozen, status: HTTPResponse.Status(code: 423), code: "account_frozen")
+            let codesWhileFrozen = try await client.post("/v1/subjects/s-deny/recovery-codes", key: key, json: "")
+            try expectErrorShape(codesWhileFrozen, status: HTTPResponse.Status(code: 423), code: "account_frozen")
 
             // A second freeze keeps the first (one account.frozen entry).
             _ = try await client.report(denied, key: key)
