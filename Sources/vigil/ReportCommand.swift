@@ -36,7 +36,7 @@ struct ReportCommand: AsyncParsableCommand {
                     range = try SLAReport.range(from: from, to: to, now: now)
                 } catch {
                     guard case .invalidField(let field, let reason) = error else { throw error }
-                    throw ValidationError("--\(field) \(reason)")
+                    throw ValidationError("--\(field) " + reason.replacingOccurrences(of: "after from", with: "after --from"))
                 }
                 let policies = try common.loadPolicies()
                 let store = try common.openStore(policies: policies)

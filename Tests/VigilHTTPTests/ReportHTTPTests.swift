@@ -162,6 +162,10 @@ struct ReportHTTPTests {
                 try await client.send(.get, "/v1/reports/sla?from=2026-11-28T08:00:00%2B08:00&to=2026-11-29T00:00:00Z", bearer: admin.session)
             )
             #expect((saturday["overall"] as? [String: Any])?["cases"] as? Int == 2)
+            let plain = try json(
+                try await client.send(.get, "/v1/reports/sla?from=2026-11-28T08:00:00+08:00&to=2026-11-29T00:00:00Z", bearer: admin.session)
+            )
+            #expect((plain["overall"] as? [String: Any])?["cases"] as? Int == 2)  // a literal + is not a space here
 
             try expectErrorShape(try await client.send(.get, path, bearer: agent.session), status: .forbidden, code: "forbidden")
             try expectErrorShape(try await client.send(.get, path, bearer: nil), status: .unauthorized, code: "unauthenticated")
