@@ -297,9 +297,9 @@ public struct SLAReportService: Sendable {
         return try await report(from: from, to: to)
     }
 
-    /// The report without a caller: for the operator's `vigil report sla`, which reads the
-    /// database directly.
-    public func report(from: Date, to: Date) async throws -> SLAReport {
+    /// After the role check only. (`vigil report sla` is the operator's: it reads the database
+    /// and builds `SLAReport` itself.)
+    private func report(from: Date, to: Date) async throws -> SLAReport {
         let records = try await deps.store.read { try $0.caseSLARecords(openedFrom: from, to: to) }
         return SLAReport(records: records, from: from, to: to, now: deps.clock.now(), supportTimeZone: deps.policies.sla.supportTimeZone)
     }
