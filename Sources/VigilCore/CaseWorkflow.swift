@@ -673,7 +673,11 @@ public struct CaseWorkflowService: Sendable {
                 try tx.insertCaseNote(n)
                 details["note_id"] = .string(n.id)
             }
-            details["first_response"] = .string(c.firstRespondedAt.map { $0 <= c.firstResponseDue ? "met" : "breached" } ?? "none")
+            // The same judgement as the SLA report (docs/reports.md): closed without a reply counts as
+            // a breach once the first response was due.
+            let firstResponse =
+                c.firstRespondedAt.map { $0 <= c.firstResponseDue ? "met" : "breached" } ?? (now > c.firstResponseDue ? "breached" : "none")
+            details["first_response"] = .string(firstResponse)
             details["resolution_sla"] = .string(now <= c.resolutionDue ? "met" : "breached")
             guard try tx.closeCase(id: caseID, resolution: resolution, at: now) else { throw VigilError.conflict(reason: "the case is closed") }
             try audit.record("case.closed", .success, details)

@@ -62,6 +62,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     AgentController(api: api).register(on: router)
     CaseController(api: api).register(on: router)
     CaseWorkflowController(api: api).register(on: router)
+    ReportController(api: api).register(on: router)
     return router
 }
 

@@ -31,9 +31,11 @@ struct AuthorizationMatrixTests {
     /// `METHOD path` → the status of each caller, in `Caller.allCases` order:
     /// anonymous, service (every scope), key-audit:read, key-cases:write, agent, supervisor,
     /// auditor, admin.
+    ///
+    /// Open to every caller: the probes, the API description, and the agent setup and login
+    /// steps (their proof is in the body: a setup token, or password and TOTP). 401 where the
+    /// bearer is of the wrong kind (an API key on an agent route, a session on a service route).
     static let expected: [String: [Int]] = [
-        // Open to all: probes, the API description, and the agent setup and login steps (their
-        // proof is in the body: a setup token, or password and TOTP).
         "DELETE /v1/agent/sessions/current": [401, 401, 401, 401, 200, 200, 200, 200],
         "GET /healthz": [200, 200, 200, 200, 200, 200, 200, 200],
         "GET /openapi.yaml": [200, 200, 200, 200, 200, 200, 200, 200],
@@ -43,6 +45,7 @@ struct AuthorizationMatrixTests {
         "GET /v1/audit/export": [401, 200, 200, 403, 401, 401, 401, 401],
         "GET /v1/cases": [401, 401, 401, 401, 200, 200, 200, 200],
         "GET /v1/cases/{id}": [401, 401, 401, 401, 404, 404, 404, 404],
+        "GET /v1/reports/sla": [401, 401, 401, 401, 403, 200, 200, 200],
         "GET /v1/subjects/{id}/messages": [401, 404, 403, 403, 401, 401, 401, 401],
         "POST /v1/agent/sessions": [400, 400, 400, 400, 400, 400, 400, 400],
         "POST /v1/agent/setup": [400, 400, 400, 400, 400, 400, 400, 400],
