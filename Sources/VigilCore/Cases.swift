@@ -141,8 +141,23 @@ public struct CaseService: Sendable {
         }
     }
 
-    public func open(_ intake: Intake, by principal: Principal, request: RequestInfo) async throws -> CaseSummary {
+    /// Files a case. With an `Idempotency-Key` (per caller), a retry of the same intake gets the
+    /// case it filed (`replayed`) and writes nothing; the key with another intake is a 409. Channel
+    /// integrations retry, and a retried intake must not put the same person in the queue twice.
+    public func open(
+        _ intake: Intake,
+        idempotencyKey: String? = nil,
+        by principal: Principal,
+        request: RequestInfo
+    ) async throws
+        -> (summary: CaseSummary, replayed: Bool)
+    {
         try Self.requireIntake(principal)
+        if let key = idempotencyKey {
+            guard !key.isEmpty, key.count <= 255, key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+                throw VigilError.invalidField(field: "Idempotency-Key", reason: "must be 1-255 printable ASCII characters")
+            }
+        }
         let summary = intake.summary.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !summary.isEmpty, summary.count <= 4000 else {
             throw VigilError.invalidField(field: "summary", reason: "must be 1-4000 characters")
@@ -155,8 +170,28 @@ public struct CaseService: Sendable {
         let now = deps.clock.now()
         let deps = self.deps
         let id = Self.newCaseID()
+        let scope = "cases:\(principal.actor.id)"
+        let fingerprint = [
+            intake.channel.rawValue, intake.category.rawValue, intake.summary, intake.contact ?? "\u{0}", intake.subjectID ?? "\u{0}",
+            intake.takeoverReported ? "1" : "0",
+        ].map { "\($0.utf8.count):\($0)" }.joined()
         return try await deps.store.write { [intake] tx in
-            try Self.file(intake, id: id, in: tx, deps: deps, actor: principal.actor, request: request, now: now)
+            if let key = idempotencyKey {
+                switch try tx.idempotencyMatch(scope: scope, key: key, fingerprint: fingerprint) {
+                case .conflict: throw VigilError.idempotencyConflict
+                case .replay(let caseID):
+                    guard let filed = try tx.caseSummary(id: caseID) else {
+                        throw VigilError.dataIntegrity(reason: "an idempotency record names a missing case")
+                    }
+                    return (filed, true)
+                case .new: break
+                }
+            }
+            let filed = try Self.file(intake, id: id, in: tx, deps: deps, actor: principal.actor, request: request, now: now)
+            if let key = idempotencyKey {
+                try tx.saveIdempotency(scope: scope, key: key, fingerprint: fingerprint, resourceID: id, at: now)
+            }
+            return (filed, false)
         }
     }
 

@@ -13,6 +13,9 @@ import VigilCore
 /// | POST   | /v1/cases/{id}/assign   | agent (to self), supervisor/admin (to anyone)              | `case.assigned` |
 /// | POST   | /v1/cases/take-next     | agent, supervisor, admin                                   | `case.assigned` |
 ///
+/// `POST /v1/cases` takes an optional `Idempotency-Key` (per caller): a retry with the same body
+/// gets the case it filed (201, `Idempotent-Replayed: true`); another body under the key is 409.
+///
 /// Policy: `Policies/sla.yaml` (triage rules, targets per priority, 24/7 clock).
 struct CaseController {
     let api: APIContext
@@ -167,7 +170,7 @@ struct CaseController {
             let principal = try await caller(request)
             try CaseService.requireIntake(principal)  // before the body: a caller without the right learns nothing more
             let b = try await api.decode(OpenBody.self, from: request)
-            let c = try await cases.open(
+            let (c, replayed) = try await cases.open(
                 .init(
                     channel: b.channel,
                     category: b.category,
@@ -176,10 +179,13 @@ struct CaseController {
                     subjectID: b.subject_id,
                     takeoverReported: b.takeover_reported ?? false
                 ),
+                idempotencyKey: request.headers[SuspiciousLoginController.idempotencyKey],
                 by: principal,
                 request: context.requestInfo
             )
-            return JSONResponse(.created, CaseJSON(c, now: api.deps.core.clock.now()))
+            var response = try JSONResponse(.created, CaseJSON(c, now: api.deps.core.clock.now())).response(from: request, context: context)
+            if replayed { response.headers[SuspiciousLoginController.replayed] = "true" }
+            return response
         }
         router.get("/v1/cases") { request, _ in
             let principal = try await api.agent(request, roles: Set(AgentRole.allCases))

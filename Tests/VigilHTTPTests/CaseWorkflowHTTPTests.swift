@@ -313,6 +313,45 @@ struct CaseWorkflowHTTPTests {
         }
     }
 
+    @Test("Idempotency-Key on intake: a retried intake gets the same case and files nothing; another body under the key is 409")
+    func idempotentIntake() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.casesWrite])
+        let other = try await service.apiKey([.casesWrite])
+        try await service.test { client in
+            func file(_ body: String, key: String, idempotency: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(key)"]
+                if let idempotency { headers[HTTPField.Name("Idempotency-Key")!] = idempotency }
+                return try await client.execute(uri: "/v1/cases", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            let body = #"{"channel":"wechat","category":"refund","summary":"refund for order 12"}"#
+            let first = try await file(body, key: key, idempotency: "wx-msg-001")
+            #expect(first.status == .created)
+            #expect(first.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+            let retry = try await file(body, key: key, idempotency: "wx-msg-001")
+            #expect(retry.status == .created)
+            #expect(retry.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(try field(retry, "case_id") == field(first, "case_id"))
+            let changed = try await file(
+                #"{"channel":"wechat","category":"refund","summary":"refund for order 13"}"#,
+                key: key,
+                idempotency: "wx-msg-001"
+            )
+            try expectErrorShape(changed, status: .conflict, code: "idempotency_conflict")
+            // Keys are per caller: another client's same key is its own.
+            let elsewhere = try await file(body, key: other, idempotency: "wx-msg-001")
+            #expect(try field(elsewhere, "case_id") != field(first, "case_id"))
+            try expectErrorShape(
+                try await file(body, key: key, idempotency: "bad key"),
+                status: .badRequest,
+                code: "invalid_field",
+                field: "Idempotency-Key"
+            )
+            let opened = try await service.auditActions().filter { $0 == "case.opened" }
+            #expect(opened.count == 2)
+        }
+    }
+
     @Test("checks expire: a passed check stops counting after valid_minutes, so the approval is refused then")
     func checksExpire() async throws {
         let service = try TestService()
