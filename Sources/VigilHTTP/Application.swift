@@ -61,6 +61,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     PasswordResetController(api: api).register(on: router)
     AgentController(api: api).register(on: router)
     CaseController(api: api).register(on: router)
+    CaseFileController(api: api).register(on: router)
     return router
 }
 
