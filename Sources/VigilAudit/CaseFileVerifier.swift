@@ -62,15 +62,19 @@ public enum CaseFileVerifier {
 
     /// Parses the JSON form without verifying anything but its shape (for tools and tests).
     public static func decode(_ json: [UInt8]) throws(CaseFileFailure) -> CaseFile {
-        try decodeWithRoot(json).file
+        let parsed = try canonicalRoot(json)
+        return try typedFile(parsed.value, signatures: try signatures(parsed.root))
     }
 
     static func check(_ input: [UInt8], keys: [NoteVerifierKey]) throws(CaseFileFailure) -> CaseFileSummary {
         guard input.count <= CaseFile.maxBytes else { throw .init(.malformed, "larger than \(CaseFile.maxBytes) bytes") }
         let html = input.first != UInt8(ascii: "{")
         let json = html ? try CaseFileHTML.embeddedFile(in: input) : input
-        let (file, root, message) = try decodeWithRoot(json)
-        let keyIDs = try verifySignatures(file.signatures, message: message, keys: keys)
+        // The signature first: a changed byte costs one parse and one Ed25519 check.
+        let (value, root, message) = try canonicalRoot(json)
+        let signatures = try signatures(root)
+        let keyIDs = try verifySignatures(signatures, message: message, keys: keys)
+        let file = try typedFile(value, signatures: signatures)
         try checkContent(file, root: root, message: message, keys: keys)
         if html {
             let rendered: [UInt8]
@@ -95,7 +99,11 @@ public enum CaseFileVerifier {
 
     // MARK: Shape
 
-    static func decodeWithRoot(_ json: [UInt8]) throws(CaseFileFailure) -> (file: CaseFile, root: [String: CanonicalJSON.Value], message: [UInt8]) {
+    /// The parsed root, its members by name, and the signed message (the canonical JSON
+    /// without `signatures`); the input must be exactly the canonical JSON and one newline.
+    static func canonicalRoot(
+        _ json: [UInt8]
+    ) throws(CaseFileFailure) -> (value: CanonicalJSON.Value, root: [String: CanonicalJSON.Value], message: [UInt8]) {
         guard json.last == 0x0A else { throw .init(.notCanonical, "the file must end in exactly one newline") }
         let body = Array(json.dropLast())
         let value: CanonicalJSON.Value
@@ -113,11 +121,13 @@ public enum CaseFileVerifier {
         guard case .string(let format)? = root["format"], format == CaseFile.formatVersion else {
             throw .init(.malformed, "format is not \(CaseFile.formatVersion)")
         }
-        let message = CanonicalJSON.encode(.object(members.filter { $0.0 != "signatures" }))
+        return (value, root, CanonicalJSON.encode(.object(members.filter { $0.0 != "signatures" })))
+    }
+
+    static func signatures(_ root: [String: CanonicalJSON.Value]) throws(CaseFileFailure) -> [NoteSignature] {
         do throws(AuditError) {
-            let shape = try JSONShape(value, "file")
             var signatures: [NoteSignature] = []
-            for s in try shape.objects("signatures") {
+            for s in try JSONShape(.object(root.map { ($0.key, $0.value) }), "file").objects("signatures") {
                 let id = try s.string("key_id")
                 guard id.utf8.count == 8, let hash = ByteEncoding.fromHex(id), ByteEncoding.hex(hash) == id,
                     let sig = strictBase64(try s.string("signature")), sig.count == Ed25519.signatureBytes
@@ -125,7 +135,16 @@ public enum CaseFileVerifier {
                 signatures.append(NoteSignature(name: try s.text("key_name"), keyHash: hash.reduce(0) { $0 << 8 | UInt32($1) }, signature: sig))
             }
             guard !signatures.isEmpty else { throw AuditError.malformed("file: no signature") }
-            let file = CaseFile(
+            return signatures
+        } catch {
+            throw .init(.malformed, error.description)
+        }
+    }
+
+    static func typedFile(_ value: CanonicalJSON.Value, signatures: [NoteSignature]) throws(CaseFileFailure) -> CaseFile {
+        do throws(AuditError) {
+            let shape = try JSONShape(value, "file")
+            return CaseFile(
                 generatedAt: try shape.time("generated_at"),
                 record: try CaseFile.Record(try shape.object("case")),
                 verifications: try shape.objects("verifications").map { s throws(AuditError) in try CaseFile.Verification(s) },
@@ -134,7 +153,6 @@ public enum CaseFileVerifier {
                 entries: try shape.objects("entries").map { s throws(AuditError) in try CaseFile.Entry(s) },
                 signatures: signatures
             )
-            return (file, root, message)
         } catch {
             throw .init(.malformed, error.description)
         }
