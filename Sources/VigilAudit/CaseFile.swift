@@ -161,6 +161,11 @@ public struct CaseFile: Sendable, Hashable {
         public var firstResponse: String
         /// `met`, `breached` or `pending`.
         public var resolution: String
+
+        public init(firstResponse: String, resolution: String) {
+            self.firstResponse = firstResponse
+            self.resolution = resolution
+        }
     }
 
     public var generatedAt: String
