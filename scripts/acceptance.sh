@@ -334,5 +334,44 @@ if out=$("$VIGIL" audit verify --db 2>&1); then ok "audit log verifies after the
 kill -TERM "$RECEIVER_PID" 2>/dev/null; wait "$RECEIVER_PID" 2>/dev/null
 unset VIGIL_WEBHOOK_URL VIGIL_WEBHOOK_SECRET_FILE
 
+# 11. The case file. An agent (set up with a password and TOTP codes from oathtool) takes a case
+#     the wallet backend opened and fetches its file as JSON and as the printable page; with the
+#     server stopped, `vigil case verify` accepts both offline, and refuses a changed byte and
+#     another deployment's key. A service key gets 401; the filed summary and contact are in
+#     neither form.
+CKEY=$("$VIGIL" apikey create --name cases --scopes cases:write 2>/dev/null)
+SETUP=$("$VIGIL" agent create --email casefile.agent@vigil.example --role agent 2>/dev/null)
+if ! start_server; then fail "server did not start (case file)"; cat "$WORK/server.log"; exit 1; fi
+B="http://127.0.0.1:$PORT"
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+PASS="a long case-file passphrase"
+SECRET=$(curl -fs -X POST "$B/v1/agent/setup" "${J[@]}" -d "{\"setup_token\":\"$SETUP\",\"password\":\"$PASS\"}" | field totp_secret)
+curl -fs -o /dev/null -X POST "$B/v1/agent/setup/complete" "${J[@]}" \
+  -d "{\"setup_token\":\"$SETUP\",\"code\":\"$(oathtool --totp -b "$SECRET")\"}"
+SESSION=$(curl -fs -X POST "$B/v1/agent/sessions" "${J[@]}" \
+  -d "{\"email\":\"casefile.agent@vigil.example\",\"password\":\"$PASS\",\"code\":\"$(oathtool --totp -b -N 'now + 30 seconds' "$SECRET")\"}" \
+  | field session_token)
+CASE=$(curl -fs -X POST "$B/v1/cases" -H "Authorization: Bearer $CKEY" "${J[@]}" \
+  -d '{"channel":"in_app","category":"lost_2fa","summary":"CANARY-SUMMARY lost my phone","contact":"canary.case@example.org"}' | field case_id)
+curl -fs -o /dev/null -X POST "$B/v1/cases/take-next" -H "Authorization: Bearer $SESSION"
+curl -fs -o "$WORK/case.json" "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $SESSION"
+curl -fs -o "$WORK/case.html" "$B/v1/cases/$CASE/file?format=html" -H "Authorization: Bearer $SESSION"
+svc=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $CKEY")
+stop_server
+python3 - "$WORK/case.json" "$WORK/case.tampered.json" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 1; open(sys.argv[2], "wb").write(b)
+PY
+VIGIL_KEYS_DIR="$WORK/other-keys" "$VIGIL" keys init 2>/dev/null
+jout=$("$VIGIL" case verify "$WORK/case.json" 2>&1); jrc=$?
+hout=$("$VIGIL" case verify "$WORK/case.html" --key Keys/audit-signing.pub 2>&1); hrc=$?
+tout=$("$VIGIL" case verify "$WORK/case.tampered.json" 2>&1); trc=$?
+kout=$("$VIGIL" case verify "$WORK/case.json" --key "$WORK/other-keys/audit-signing.pub" 2>&1); krc=$?
+if [ $jrc -eq 0 ] && [ "$jout" = "ok: case $CASE, 3 entries, checkpoint size ${jout##* }" ] && [ $hrc -eq 0 ] && [ "${hout%%,*}" = "ok: case $CASE" ] \
+  && [ $trc -eq 1 ] && grep -q "^vigil: error: " <<<"$tout" && [ $krc -eq 1 ] && grep -q "unknown_key" <<<"$kout" && [ "$svc" = 401 ] \
+  && ! grep -q -e CANARY-SUMMARY -e canary.case "$WORK/case.json" "$WORK/case.html"; then
+  ok "case file: vigil case verify accepts the JSON ($jout) and the page; a changed byte ($tout) and another key are refused; service key $svc"
+else fail "case file: json rc=$jrc $jout / html rc=$hrc $hout / tampered rc=$trc $tout / other key rc=$krc $kout / service key $svc"; fi
+
 echo "acceptance: $passed passed, $failed failed"
 [ $failed -eq 0 ]
