@@ -336,8 +336,8 @@ unset VIGIL_WEBHOOK_URL VIGIL_WEBHOOK_SECRET_FILE
 
 # 11. The case file. An agent (set up with a password and TOTP codes from oathtool) takes a case
 #     the wallet backend opened and fetches its file as JSON and as the printable page; with the
-#     server stopped, `vigil case verify` accepts both offline, and refuses a changed byte and
-#     another deployment's key. A service key gets 401; the filed summary and contact are in
+#     server stopped, `vigil case verify` accepts both offline (and the Python verifier, written
+#     from docs/case-file.md, the JSON), and refuses a changed byte and another deployment's key. A service key gets 401; the filed summary and contact are in
 #     neither form.
 CKEY=$("$VIGIL" apikey create --name cases --scopes cases:write 2>/dev/null)
 SETUP=$("$VIGIL" agent create --email casefile.agent@vigil.example --role agent 2>/dev/null)
@@ -367,11 +367,14 @@ jout=$("$VIGIL" case verify "$WORK/case.json" 2>&1); jrc=$?
 hout=$("$VIGIL" case verify "$WORK/case.html" --key Keys/audit-signing.pub 2>&1); hrc=$?
 tout=$("$VIGIL" case verify "$WORK/case.tampered.json" 2>&1); trc=$?
 kout=$("$VIGIL" case verify "$WORK/case.json" --key "$WORK/other-keys/audit-signing.pub" 2>&1); krc=$?
+pout=$(python3 "$ROOT/scripts/verify_case_file.py" "$WORK/case.json" --public-key Keys/audit-signing.pub 2>&1); prc=$?
+ptout=$(python3 "$ROOT/scripts/verify_case_file.py" "$WORK/case.tampered.json" --public-key Keys/audit-signing.pub 2>&1); ptrc=$?
 if [ $jrc -eq 0 ] && [ "$jout" = "ok: case $CASE, 3 entries, checkpoint size ${jout##* }" ] && [ $hrc -eq 0 ] && [ "${hout%%,*}" = "ok: case $CASE" ] \
   && [ $trc -eq 1 ] && grep -q "^vigil: error: " <<<"$tout" && [ $krc -eq 1 ] && grep -q "unknown_key" <<<"$kout" && [ "$svc" = 401 ] \
+  && [ $prc -eq 0 ] && [ "$pout" = "$jout" ] && [ $ptrc -eq 1 ] \
   && ! grep -q -e CANARY-SUMMARY -e canary.case "$WORK/case.json" "$WORK/case.html"; then
-  ok "case file: vigil case verify accepts the JSON ($jout) and the page; a changed byte ($tout) and another key are refused; service key $svc"
-else fail "case file: json rc=$jrc $jout / html rc=$hrc $hout / tampered rc=$trc $tout / other key rc=$krc $kout / service key $svc"; fi
+  ok "case file: vigil case verify accepts the JSON ($jout) and the page, so does the Python verifier; a changed byte ($tout) and another key are refused; service key $svc"
+else fail "case file: json rc=$jrc $jout / html rc=$hrc $hout / tampered rc=$trc $tout / other key rc=$krc $kout / python rc=$prc $pout, tampered rc=$ptrc / service key $svc"; fi
 
 echo "acceptance: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -479,3 +479,65 @@ extension Result {
     var isSuccess: Bool { if case .success = self { true } else { false } }
     var isFailure: Bool { !isSuccess }
 }
+
+/// The independent Python verifier (scripts/verify_case_file.py, written from
+/// docs/case-file.md) agrees with the Swift one on good and tampered files.
+@Suite("Python case-file verifier")
+struct PythonCaseFileVerifierTests {
+    let script = repositoryRoot + "/scripts/verify_case_file.py"
+
+    @Test(.enabled(if: PythonVerifierTests.available, "python3 with PyNaCl is not installed (pip install pynacl)"))
+    func `the Python verifier accepts a Swift case file and its page, and refuses what the Swift verifier refuses`() throws {
+        let s = try CaseScenario()
+        let dir = try temporaryDirectory()
+        let keyFile = dir + "/audit-signing.pub"
+        try (s.signer.verifierKey.text + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        func python(_ bytes: [UInt8]) throws -> (status: Int32, output: String) {
+            let path = dir + "/case-\(UUID().uuidString)"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return try run("python3", [script, path, "--public-key", keyFile])
+        }
+        let good = try python(try s.bytes())
+        #expect(good.status == 0 && good.output == "ok: case case_deadbeef00000001, 13 entries, checkpoint size 19\n", "\(good.output)")
+        #expect(try python(try CaseFileHTML.render(try s.file())).status == 0)
+
+        var variants: [(String, [UInt8])] = []
+        var file = try s.unsignedFile()
+        file.entries.insert(try s.entry(s.foreign), at: 1)
+        variants.append(("foreign_entry", try file.signed(with: [s.signer]).fileBytes()))
+        file = try s.unsignedFile()
+        file.entries.removeAll { $0.seq == 7 }
+        variants.append(("inconsistent", try file.signed(with: [s.signer]).fileBytes()))
+        file = try s.unsignedFile()
+        file.actions[0].decidedBy = "agt_bob"
+        variants.append(("inconsistent", try file.signed(with: [s.signer]).fileBytes()))
+        let m = try members(try s.bytes())
+        variants.append(
+            (
+                "inconsistent",
+                resigned(m, by: s.signer, replacing: "timeline") { value in
+                    guard case .array(var items) = value else { return value }
+                    items.swapAt(1, 2)
+                    return .array(items)
+                }
+            )
+        )
+        var flipped = try s.bytes()
+        flipped[flipped.count / 2] ^= 0x01
+        variants.append(("", flipped))
+        variants.append(("unknown_key", try s.unsignedFile().signed(with: [try NoteSigner(name: "vigil-audit", key: fixedKey(9))]).fileBytes()))
+        let selfApproved = try CaseScenario(selfApproved: true)
+        file = try selfApproved.unsignedFile()
+        file.actions[0].decidedBy = "agt_ana"
+        variants.append(("inconsistent", try file.signed(with: [s.signer]).fileBytes()))
+        for (reason, bytes) in variants {
+            let result = try python(bytes)
+            #expect(result.status == 1 && result.output.contains("verify: error: \(reason)"), "\(reason): \(result.output)")
+            if case .failure(let f) = CaseFileVerifier.verify(bytes, keys: s.keys) {
+                #expect(reason.isEmpty || f.reason.rawValue == reason, "\(f)")
+            } else {
+                Issue.record("the Swift verifier accepted a file the Python verifier refused (\(reason))")
+            }
+        }
+    }
+}
