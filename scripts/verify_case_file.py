@@ -234,7 +234,8 @@ def verify(data, keys):
         if not ok:
             raise fail("verification %s is %s but its entries say otherwise" % (v["id"], v["status"]))
     for e in entries:
-        if "verification_id" in e["details"] and e["details"]["verification_id"] not in listed:
+        named = e["details"].get("verification_id")
+        if e["action"].startswith("case.verification_") and named is not None and named not in listed:
             raise fail("entry seq %d names a verification the file does not list" % e["seq"])
     # 9. Actions.
     listed = set()
@@ -252,10 +253,11 @@ def verify(data, keys):
             raise fail("action %s: requested_by or requested_at differ from its case.action_requested entry" % a["id"])
         if any(e["action"] == "case.action_approved" and e["outcome"] == "success" and e["actor"]["id"] == a["requested_by"] for e in es):
             raise fail("action %s was approved by its own requester" % a["id"])
-        decisions = [e for e in es if e["action"] in ("case.action_approved", "case.action_rejected") and e["outcome"] == "success"]
+        decisions = [e for e in es if e["action"] in ("case.action_approved", "case.action_rejected", "case.action_cancelled")
+                     and e["outcome"] == "success"]
         d = decisions[-1] if decisions else None
         if a.get("decided_by") != (d["actor"]["id"] if d else None) or a.get("decided_at") != (d["time"] if d else None):
-            raise fail("action %s: decided_by or decided_at differ from its approval or rejection entry" % a["id"])
+            raise fail("action %s: decided_by or decided_at differ from its approval, rejection or cancellation entry" % a["id"])
         executed = [e for e in es if e["action"] == "case.action_executed"]
         rejected = bool(d) and d["action"] == "case.action_rejected"
         cancelled = any(e["action"] == "case.action_cancelled" for e in es)

@@ -318,8 +318,8 @@ public enum CaseFileVerifier {
         }
     }
 
-    /// Each verification listed is backed by its entries, and every verification the entries
-    /// name is listed.
+    /// Each verification listed is backed by its entries, and every verification a
+    /// `case.verification_*` entry names is listed.
     static func checkVerifications(_ list: [CaseFile.Verification], _ entries: [AuditEntry]) throws(CaseFileFailure) {
         func fail(_ detail: String) -> CaseFileFailure { .init(.inconsistent, detail) }
         var byID: [String: [AuditEntry]] = [:]
@@ -351,14 +351,22 @@ public enum CaseFileVerifier {
                 throw fail("verification \(v.id) has status \(v.status), not pending, passed or failed")
             }
         }
-        if let e = entries.first(where: { string($0, "verification_id").map { !listed.contains($0) } ?? false }) {
+        // A TOTP or recovery-code check refused by a lock leaves the factor's own entry (with the
+        // verification's id) and no verification: only the case's own entries must be listed.
+        if let e = entries.first(where: {
+            $0.action.hasPrefix("case.verification_") && string($0, "verification_id").map { !listed.contains($0) } ?? false
+        }) {
             throw fail("entry seq \(e.seq) names verification \(string(e, "verification_id") ?? ""), which the file does not list")
         }
     }
 
-    /// Each action listed is backed by its entries: requested by `requested_by`, approved or
-    /// rejected by `decided_by` (never the requester), executed, rejected or cancelled as its
-    /// status says; and every action the entries name is listed.
+    /// The entries that decide a pending action; `decided_by` and `decided_at` are the last one's.
+    static let decisions: Set<String> = ["case.action_approved", "case.action_rejected", "case.action_cancelled"]
+
+    /// Each action listed is backed by its entries: requested by `requested_by`, decided
+    /// (approved, rejected or cancelled) by `decided_by` — an approval never by the requester —,
+    /// executed, rejected or cancelled as its status says; and every action the entries name is
+    /// listed.
     static func checkActions(_ list: [CaseFile.Action], _ entries: [AuditEntry]) throws(CaseFileFailure) {
         func fail(_ detail: String) -> CaseFileFailure { .init(.inconsistent, detail) }
         var byID: [String: [AuditEntry]] = [:]
@@ -380,9 +388,9 @@ public enum CaseFileVerifier {
             if let own = approvals.first(where: { $0.actor.id == a.requestedBy }) {
                 throw fail("action \(a.id) was approved by its own requester (seq \(own.seq))")
             }
-            let decision = es.last { ($0.action == "case.action_approved" || $0.action == "case.action_rejected") && $0.outcome == .success }
+            let decision = es.last { Self.decisions.contains($0.action) && $0.outcome == .success }
             guard a.decidedBy == decision?.actor.id, a.decidedAt == decision?.time else {
-                throw fail("action \(a.id): decided_by or decided_at differ from its approval or rejection entry")
+                throw fail("action \(a.id): decided_by or decided_at differ from its approval, rejection or cancellation entry")
             }
             let executed = es.last { $0.action == "case.action_executed" }
             let rejected = decision?.action == "case.action_rejected"

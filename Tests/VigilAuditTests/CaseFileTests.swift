@@ -82,6 +82,16 @@ struct CaseScenario {
         try add("totp.reset", sue, at: 700, details: ["action_id": "act_1"], target: .init(type: "subject", idHash: "9f86d081"))
         try add("totp.verify.failed", ("service", "ak_1234567890"), at: 800, target: .init(type: "subject", idHash: "0badc0de"), case: nil)
         try add(
+            "case.action_requested",
+            ana,
+            at: 820,
+            details: ["action_id": "act_2", "action": "freeze", "checks": "sms_otp,transaction_knowledge", "four_eyes": "false"],
+            target: nil
+        )
+        // A TOTP check refused by a lock: the factor's entry names a verification that was never stored.
+        try add("totp.verify.locked", ana, at: 850, outcome: .denied, details: ["verification_id": "ver_locked"], target: nil)
+        try add("case.action_cancelled", ana, at: 900, details: ["action_id": "act_2", "action": "freeze"])
+        try add(
             "case.closed",
             ana,
             at: 900,
@@ -176,7 +186,19 @@ struct CaseScenario {
                     decidedAt: t(700),
                     executedAt: t(700),
                     holdUntil: t(700 + 86_400)
-                )
+                ),
+                .init(
+                    id: "act_2",
+                    action: "freeze",
+                    status: "cancelled",
+                    requestedBy: "agt_ana",
+                    requestedAt: t(820),
+                    checks: ["sms_otp", "transaction_knowledge"],
+                    decidedBy: "agt_ana",
+                    decidedAt: t(900),
+                    executedAt: nil,
+                    holdUntil: nil
+                ),
             ],
             checkpoint: try checkpoint,
             entries: try mine.map(entry)
@@ -229,7 +251,7 @@ struct CaseFileTests {
         let s = try CaseScenario()
         let bytes = try s.bytes()
         let summary = try CaseFileVerifier.verify(bytes, keys: s.keys).get()
-        #expect(summary.description == "ok: case case_deadbeef00000001, 13 entries, checkpoint size 19")
+        #expect(summary.description == "ok: case case_deadbeef00000001, 16 entries, checkpoint size 22")
         #expect(summary.keyIDs == [s.signer.verifierKey.keyID])
         #expect(bytes.last == 0x0A && !bytes.dropLast().contains(0x0A))
         // Canonical: the same bytes whatever order the builder used, and they parse back.
@@ -330,7 +352,7 @@ struct CaseFileTests {
         // Through the builder: each dropped entry is caught by the section it backs.
         let cases: [(UInt64, String)] = [
             (1, "case.opened"), (3, "assignee"), (5, "verification ver_1"), (7, "verification ver_2"), (8, "action act_1"),
-            (10, "decided_by"), (11, "executed_at"), (14, "closed"), (15, "csat_score"),
+            (10, "decided_by"), (11, "executed_at"), (16, "action act_2: decided_by"), (17, "closed"), (18, "csat_score"),
         ]
         for (seq, text) in cases {
             var file = try s.unsignedFile()
@@ -411,6 +433,23 @@ struct CaseFileTests {
         try rejected({ $0.actions[0].requestedBy = "agt_sue" }, "requested_by")
         try rejected({ $0.actions[0].status = "pending_approval" }, "act_1 is pending_approval")
         try rejected({ $0.actions.removeAll() }, "names action act_1, which the file does not list")
+        try rejected({ $0.actions[1].status = "pending_approval" }, "act_2 is pending_approval")
+        try rejected(
+            {
+                $0.verifications.append(
+                    .init(
+                        id: "ver_locked",
+                        check: "totp",
+                        status: "passed",
+                        agent: "agt_ana",
+                        attempts: 0,
+                        startedAt: CaseScenario.time(850),
+                        completedAt: CaseScenario.time(850)
+                    )
+                )
+            },
+            "ver_locked is passed"
+        )
         try rejected({ $0.generatedAt = CaseScenario.time(950) }, "later than the file's generated_at")
     }
 
@@ -498,7 +537,7 @@ struct PythonCaseFileVerifierTests {
             return try run("python3", [script, path, "--public-key", keyFile])
         }
         let good = try python(try s.bytes())
-        #expect(good.status == 0 && good.output == "ok: case case_deadbeef00000001, 13 entries, checkpoint size 19\n", "\(good.output)")
+        #expect(good.status == 0 && good.output == "ok: case case_deadbeef00000001, 16 entries, checkpoint size 22\n", "\(good.output)")
         #expect(try python(try CaseFileHTML.render(try s.file())).status == 0)
 
         var variants: [(String, [UInt8])] = []
