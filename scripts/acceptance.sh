@@ -334,7 +334,36 @@ if out=$("$VIGIL" audit verify --db 2>&1); then ok "audit log verifies after the
 kill -TERM "$RECEIVER_PID" 2>/dev/null; wait "$RECEIVER_PID" 2>/dev/null
 unset VIGIL_WEBHOOK_URL VIGIL_WEBHOOK_SECRET_FILE
 
-# 11. The case file. An agent (set up with a password and TOTP codes from oathtool) takes a case
+# 11. The SLA report from the CLI: cases opened over HTTP show up in `vigil report sla` (JSON and
+#     table), with no personal data; a bad date is a `vigil: error:` line; the HTTP report refuses
+#     API keys.
+SLA_KEY=$("$VIGIL" apikey create --name sla --scopes cases:write 2>/dev/null)
+if ! start_server; then fail "server did not start (sla report)"; cat "$WORK/server.log"; exit 1; fi
+for c in wechat:suspicious_login email:transfer in_app:other; do
+  curl -fs -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/cases" -H "Authorization: Bearer $SLA_KEY" "${J[@]}" \
+    -d "{\"channel\":\"${c%%:*}\",\"category\":\"${c#*:}\",\"summary\":\"slacanary ${c}\",\"contact\":\"slacanary@plaintext-probe.example\"}" \
+    || fail "open case $c"
+done
+check "SLA report with an API key" 401 unauthenticated "http://127.0.0.1:$PORT/v1/reports/sla" -H "Authorization: Bearer $SLA_KEY"
+stop_server
+"$VIGIL" report sla --format json >"$WORK/sla.json" 2>"$WORK/sla.err"; rc=$?
+sla=$(python3 - "$WORK/sla.json" 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+o = r["overall"]
+p1 = next(g for g in r["by_priority"] if g["key"] == "P1")
+assert o["cases"] == 3 and o["open"] == 3 and p1["cases"] == 1, (o["cases"], o["open"], p1["cases"])
+assert len(r["by_hour_utc"]) == 24 and len(r["by_hour_support_time_zone"]) == 24
+print(f"{o['cases']} cases, {o['first_response']['pending']} first responses pending, zone {r['support_time_zone']}")
+PY
+); pyrc=$?
+table=$("$VIGIL" report sla 2>&1)
+bad=$("$VIGIL" report sla --from yesterday 2>&1 >/dev/null); badrc=$?
+if [ $rc -eq 0 ] && [ $pyrc -eq 0 ] && ! grep -q slacanary "$WORK/sla.json" && ! grep -q slacanary <<<"$table" && grep -q "by hour of opening, Asia/Shanghai" <<<"$table" \
+  && [ $badrc -ne 0 ] && grep -q "^vigil: error: --from" <<<"$bad"; then ok "vigil report sla: $sla; table and json without personal data; a bad --from is refused"
+else fail "vigil report sla: rc=$rc $sla $(cat "$WORK/sla.err") / bad rc=$badrc $bad"; fi
+
+# 12. The case file. An agent (set up with a password and TOTP codes from oathtool) takes a case
 #     the wallet backend opened and fetches its file as JSON and as the printable page; with the
 #     server stopped, `vigil case verify` accepts both offline (and the Python verifier, written
 #     from docs/case-file.md, the JSON), and refuses a changed byte and another deployment's key. A service key gets 401; the filed summary and contact are in

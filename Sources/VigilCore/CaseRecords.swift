@@ -230,6 +230,9 @@ public protocol CaseWorkflowReading {
     func pendingApprovals(limit: Int) throws -> [CaseAction]
     func caseFeedback(id: String) throws -> CaseFeedback?
     func caseResolution(id: String) throws -> (code: CaseResolution, closedAt: Date)?
+    /// When the subject's credentials last changed: a password replaced, a contact changed, or a
+    /// reset or support action that held withdrawals (the `recent_credential_change` signal).
+    func lastCredentialChange(subjectID: String) throws -> Date?
     /// Seqs of the audit entries written about the case, ascending.
     func caseAuditSeqs(caseID: String) throws -> [UInt64]
     /// A keyed hash of a one-time code sent for verification `verificationID` (6–10 digits are

@@ -134,7 +134,7 @@ public struct CaseService: Sendable {
     }
 
     /// Who may open cases: service clients with `cases:write`, and agents (not auditors).
-    static func requireIntake(_ principal: Principal) throws {
+    public static func requireIntake(_ principal: Principal) throws {
         switch principal {
         case .service: try principal.require(.casesWrite)
         case .agent: try principal.require(role: [.agent, .supervisor, .admin])
@@ -150,69 +150,83 @@ public struct CaseService: Sendable {
         if let contact = intake.contact, contact.isEmpty || contact.count > 320 {
             throw VigilError.invalidField(field: "contact", reason: "must be 1-320 characters")
         }
+        var intake = intake
+        intake.summary = summary
         let now = deps.clock.now()
-        let sla = deps.policies.sla
-        let id = "case_" + ByteEncoding.hex(SecureRandom.bytes(8))
-        return try await deps.store.write { tx in
-            var signals: Set<TriageSignal> = intake.takeoverReported ? [.takeoverReported] : []
-            if let subjectID = intake.subjectID {
-                guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
-                if try tx.accountFreeze(subjectID: subjectID) != nil { signals.insert(.accountFrozen) }
-                for factor in AuthenticationPolicy.Factor.allCases {
-                    let state = try tx.factorState(subjectID: subjectID, factor: factor)
-                    if state.lockedIndefinitely || (state.lockedUntil.map { $0 > now } ?? false) { signals.insert(.factorLocked) }
-                }
-            }
-            let triage = sla.triage(category: intake.category, channel: intake.channel, signals: signals)
-            let due = sla.deadlines(for: triage.priority, openedAt: now)
-            let c = CaseSummary(
-                id: id,
-                subjectID: intake.subjectID,
-                channel: intake.channel,
-                category: intake.category,
-                priority: triage.priority,
-                status: "open",
-                openedAt: now,
-                firstResponseDue: due.firstResponse,
-                resolutionDue: due.resolution,
-                firstRespondedAt: nil,
-                assignee: nil,
-                triageRules: triage.rules
-            )
-            try tx.insertCase(c, summary: summary, contact: intake.contact)
-            try tx.appendAudit(
-                AuditRecord(
-                    action: "case.opened",
-                    actor: principal.actor,
-                    target: .init(type: "case", id: id),
-                    requestID: request.requestID,
-                    sourceIP: request.sourceIP,
-                    details: [
-                        "channel": .string(intake.channel.rawValue), "category": .string(intake.category.rawValue),
-                        "priority": .string(triage.priority.rawValue), "triage_rules": .string(triage.rules.joined(separator: ",")),
-                        "signals": .string(signals.map(\.rawValue).sorted().joined(separator: ",")),
-                    ],
-                    time: now
-                )
-            )
-            return c
+        let deps = self.deps
+        let id = Self.newCaseID()
+        return try await deps.store.write { [intake] tx in
+            try Self.file(intake, id: id, in: tx, deps: deps, actor: principal.actor, request: request, now: now)
         }
+    }
+
+    public static func newCaseID() -> String { "case_" + ByteEncoding.hex(SecureRandom.bytes(8)) }
+
+    /// Files a case in the caller's transaction: triage from the subject's signals, due times,
+    /// the encrypted summary and contact, and `case.opened`. Also used by a suspicious-login
+    /// freeze, which opens its P1 case in the transaction that freezes the account.
+    static func file(
+        _ intake: Intake,
+        id: String,
+        in tx: any StoreWriting,
+        deps: VigilDependencies,
+        actor: AuditActor,
+        request: RequestInfo,
+        now: Date
+    ) throws -> CaseSummary {
+        let sla = deps.policies.sla
+        var signals: Set<TriageSignal> = intake.takeoverReported ? [.takeoverReported] : []
+        if let subjectID = intake.subjectID {
+            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            if try tx.accountFreeze(subjectID: subjectID) != nil { signals.insert(.accountFrozen) }
+            if let changed = try tx.lastCredentialChange(subjectID: subjectID),
+                changed > now.addingTimeInterval(-TimeInterval(sla.recentChangeWindowHours * 3600))
+            {
+                signals.insert(.recentCredentialChange)
+            }
+            for factor in AuthenticationPolicy.Factor.allCases {
+                let state = try tx.factorState(subjectID: subjectID, factor: factor)
+                if state.lockedIndefinitely || (state.lockedUntil.map { $0 > now } ?? false) { signals.insert(.factorLocked) }
+            }
+        }
+        let triage = sla.triage(category: intake.category, channel: intake.channel, signals: signals)
+        let due = sla.deadlines(for: triage.priority, openedAt: now)
+        let c = CaseSummary(
+            id: id,
+            subjectID: intake.subjectID,
+            channel: intake.channel,
+            category: intake.category,
+            priority: triage.priority,
+            status: "open",
+            openedAt: now,
+            firstResponseDue: due.firstResponse,
+            resolutionDue: due.resolution,
+            firstRespondedAt: nil,
+            assignee: nil,
+            triageRules: triage.rules
+        )
+        try tx.insertCase(c, summary: intake.summary, contact: intake.contact)
+        try tx.appendAudit(
+            AuditRecord(
+                action: "case.opened",
+                actor: actor,
+                target: .init(type: "case", id: id),
+                requestID: request.requestID,
+                sourceIP: request.sourceIP,
+                details: [
+                    "case_id": .string(id), "channel": .string(intake.channel.rawValue), "category": .string(intake.category.rawValue),
+                    "priority": .string(triage.priority.rawValue), "triage_rules": .string(triage.rules.joined(separator: ",")),
+                    "signals": .string(signals.map(\.rawValue).sorted().joined(separator: ",")),
+                ],
+                time: now
+            )
+        )
+        return c
     }
 
     public func queue(_ filter: CaseQueueFilter, by principal: Principal) async throws -> [CaseSummary] {
         try principal.require(role: [.agent, .supervisor, .admin, .auditor])
         return try await deps.store.read { try $0.caseQueue(filter) }
-    }
-
-    /// One case with its summary (agents; auditors see no personal data).
-    public func detail(id: String, by principal: Principal) async throws -> (CaseSummary, String?) {
-        try principal.require(role: [.agent, .supervisor, .admin, .auditor])
-        let showText: Bool
-        if case .agent(_, let role) = principal { showText = role != .auditor } else { showText = false }
-        return try await deps.store.read { tx in
-            guard let c = try tx.caseSummary(id: id) else { throw VigilError.notFound(resource: "case") }
-            return (c, showText ? try tx.caseText(id: id) : nil)
-        }
     }
 
     /// Assigns a case: to oneself (any agent), or to another agent (supervisors and admins).
@@ -236,7 +250,7 @@ public struct CaseService: Sendable {
                     target: .init(type: "case", id: id),
                     requestID: request.requestID,
                     sourceIP: request.sourceIP,
-                    details: ["assignee": .string(assignee)],
+                    details: ["case_id": .string(id), "assignee": .string(assignee)],
                     time: now
                 )
             )
@@ -263,7 +277,7 @@ public struct CaseService: Sendable {
                     target: .init(type: "case", id: next.id),
                     requestID: request.requestID,
                     sourceIP: request.sourceIP,
-                    details: ["assignee": .string(me), "how": "take_next"],
+                    details: ["case_id": .string(next.id), "assignee": .string(me), "how": "take_next"],
                     time: now
                 )
             )

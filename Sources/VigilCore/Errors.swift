@@ -31,6 +31,13 @@ public enum VigilError: Error, Equatable, Sendable {
     case idempotencyConflict
     /// The account is frozen (a suspicious-login decision) until an agent unfreezes it.
     case accountFrozen
+    /// The resource is not in a state that allows this (a closed case, a decided action);
+    /// `reason` is a fixed phrase of ours, never data.
+    case conflict(reason: String)
+    /// The verification checks that passed on the case do not meet the action's `requires`.
+    case prerequisitesNotMet(action: String, missing: String)
+    /// A high-risk action needs a supervisor other than the agent who asked for it.
+    case fourEyes
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -49,6 +56,9 @@ public enum VigilError: Error, Equatable, Sendable {
         case .overloaded: "overloaded"
         case .idempotencyConflict: "idempotency_conflict"
         case .accountFrozen: "account_frozen"
+        case .conflict: "conflict"
+        case .prerequisitesNotMet: "prerequisites_not_met"
+        case .fourEyes: "four_eyes"
         }
     }
 }

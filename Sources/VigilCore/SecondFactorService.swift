@@ -16,8 +16,9 @@ import VigilCrypto
 ///   success resets the count;
 /// - every outcome is audited, in the transaction that records it; the answer for a locked
 ///   or rate-limited attempt is thrown only after that audit entry is committed;
-/// - a frozen account (`account_freezes`, a suspicious-login decision) passes neither TOTP nor a
-///   recovery code (423 `account_frozen`, audited `….verify.frozen`) until it is unfrozen;
+/// - a frozen account (`account_freezes`, a suspicious-login decision or a support action) passes
+///   neither TOTP nor a recovery code and changes neither (enrol, activate, new recovery codes):
+///   423 `account_frozen`, audited as a denial, until an agent unfreezes it;
 /// - the user gets a security notice (`SecurityNotice`, on `deps.noticeChannels`), enqueued in
 ///   the same transaction, when TOTP is added, replaced or removed, when recovery codes are
 ///   replaced, and when failures lock a factor (the first lock of a run of failures, and the
@@ -61,8 +62,12 @@ public struct SecondFactorService: Sendable {
         let secret = try SecretBytes(transient: secretBytes)
         let base32 = ByteEncoding.base32(secretBytes)
         let now = deps.clock.now()
-        try await deps.store.write { tx in
+        let frozen: Bool = try await deps.store.write { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            if try Self.refuseWhileFrozen(tx, principal: principal, subjectID: subjectID, request: request, now: now, action: "totp.enrolment.frozen")
+            {
+                return true
+            }
             try tx.saveTOTPEnrolment(
                 subjectID: subjectID,
                 TOTPRecord(secret: secret, algorithm: algorithm, digits: p.digits, period: p.periodSeconds, lastStep: nil, since: now)
@@ -78,7 +83,9 @@ public struct SecondFactorService: Sendable {
                     time: now
                 )
             )
+            return false
         }
+        if frozen { throw VigilError.accountFrozen }
         let uri = Self.keyURI(
             label: p.label(subject: subjectID),
             secret: base32,
@@ -120,6 +127,16 @@ public struct SecondFactorService: Sendable {
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
             guard let pending = try tx.totpEnrolment(subjectID: subjectID), pending.since.addingTimeInterval(ttl) > now else {
                 throw VigilError.notFound(resource: "pending totp enrolment")
+            }
+            if try Self.refuseWhileFrozen(
+                tx,
+                principal: principal,
+                subjectID: subjectID,
+                request: request,
+                now: now,
+                action: "totp.activation.frozen"
+            ) {
+                return .frozen
             }
             let state = try tx.factorState(subjectID: subjectID, factor: .totp)
             let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
@@ -184,81 +201,20 @@ public struct SecondFactorService: Sendable {
             throw VigilError.invalidField(field: "code", reason: "give exactly one of code and recovery_code")
         }
         let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
-        let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
-        let lockout = policy.lockout[factor]
-        let window = policy.totp.windowSteps
         let now = deps.clock.now()
         let method = factor == .totp ? "totp" : "recovery_code"
+        let deps = self.deps
         let outcome: Gate = try await deps.store.write { tx in
-            guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
-            let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
-            let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
-            if let freeze = try tx.accountFreeze(subjectID: subjectID) {
-                // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
-                try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
-                return .frozen
-            }
-            if let retry = try tx.countRequest(
-                key: "\(factor.rawValue)_verify:\(subjectID)",
-                limit: limit.limit,
-                windowSeconds: limit.windowSeconds,
-                now: now
-            ) {
-                try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
-                return .locked(retry)
-            }
-            let state = try tx.factorState(subjectID: subjectID, factor: factor)
-            if let retry = state.retryAfter(now: now) {
-                try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
-                return .locked(retry)
-            }
-            let passed: Bool
-            if let code {
-                guard let credential = try tx.totpCredential(subjectID: subjectID) else {
-                    throw VigilError.notFound(resource: "active totp credential")
-                }
-                let params = OneTimePassword.Parameters(
-                    algorithm: credential.algorithm,
-                    digits: credential.digits,
-                    period: credential.period,
-                    window: window
-                )
-                if let step = try OneTimePassword.verify(
-                    code,
-                    secret: credential.secret,
-                    now: now,
-                    parameters: params,
-                    lastAcceptedStep: credential.lastStep
-                ) {
-                    // The guarded update is what makes the step single-use across instances.
-                    passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
-                } else {
-                    passed = false
-                }
-            } else {
-                passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
-            }
-            if passed {
-                try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
-                let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
-                try audit.record(
-                    factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
-                    .success,
-                    ["recovery_codes_remaining": .int(Int64(remaining))]
-                )
-                return .passedWith(remaining)
-            }
-            try Self.recordFailure(
+            try Self.checkSecondFactor(
                 tx,
-                audit: audit,
+                deps: deps,
                 subjectID: subjectID,
-                factor: factor,
-                state: state,
-                lockout: lockout,
-                action: "\(prefix).failed",
-                noticeChannels: deps.noticeChannels
+                code: code,
+                recoveryCode: recoveryCode,
+                principal: principal,
+                request: request,
+                now: now
             )
-            return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
         }
         switch outcome {
         case .frozen: throw VigilError.accountFrozen
@@ -267,6 +223,98 @@ public struct SecondFactorService: Sendable {
         case .failedWith(let remaining): return Verification(valid: false, method: method, recoveryCodesRemaining: remaining)
         case .passed, .failed: return Verification(valid: outcome == .passed, method: method, recoveryCodesRemaining: 0)
         }
+    }
+
+    /// One TOTP or recovery-code check inside the caller's transaction: freeze, rate limit,
+    /// lock, the value, the step or code used up, the failure counter and its audit entries.
+    /// `honourFreeze: false` is for support agents verifying a requester on a case (a frozen
+    /// account is exactly what they verify before an unfreeze); lockout still applies.
+    static func checkSecondFactor(
+        _ tx: any StoreWriting,
+        deps: VigilDependencies,
+        subjectID: String,
+        code: String?,
+        recoveryCode: String?,
+        principal: Principal,
+        request: RequestInfo,
+        now: Date,
+        honourFreeze: Bool = true,
+        auditDetails: [String: AuditValue] = [:]
+    ) throws -> Gate {
+        let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
+        let policy = deps.policies.authentication
+        let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
+        let lockout = policy.lockout[factor]
+        let window = policy.totp.windowSteps
+        guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+        let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now, extra: auditDetails)
+        let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
+        if honourFreeze, let freeze = try tx.accountFreeze(subjectID: subjectID) {
+            // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
+            try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
+            return .frozen
+        }
+        if let retry = try tx.countRequest(
+            key: "\(factor.rawValue)_verify:\(subjectID)",
+            limit: limit.limit,
+            windowSeconds: limit.windowSeconds,
+            now: now
+        ) {
+            try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
+            return .locked(retry)
+        }
+        let state = try tx.factorState(subjectID: subjectID, factor: factor)
+        if let retry = state.retryAfter(now: now) {
+            try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
+            return .locked(retry)
+        }
+        let passed: Bool
+        if let code {
+            guard let credential = try tx.totpCredential(subjectID: subjectID) else {
+                throw VigilError.notFound(resource: "active totp credential")
+            }
+            let params = OneTimePassword.Parameters(
+                algorithm: credential.algorithm,
+                digits: credential.digits,
+                period: credential.period,
+                window: window
+            )
+            if let step = try OneTimePassword.verify(
+                code,
+                secret: credential.secret,
+                now: now,
+                parameters: params,
+                lastAcceptedStep: credential.lastStep
+            ) {
+                // The guarded update is what makes the step single-use across instances.
+                passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
+            } else {
+                passed = false
+            }
+        } else {
+            passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
+        }
+        if passed {
+            try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
+            let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
+            try audit.record(
+                factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
+                .success,
+                ["recovery_codes_remaining": .int(Int64(remaining))]
+            )
+            return .passedWith(remaining)
+        }
+        try Self.recordFailure(
+            tx,
+            audit: audit,
+            subjectID: subjectID,
+            factor: factor,
+            state: state,
+            lockout: lockout,
+            action: "\(prefix).failed",
+            noticeChannels: deps.noticeChannels
+        )
+        return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
     }
 
     // MARK: recovery codes
@@ -278,8 +326,12 @@ public struct SecondFactorService: Sendable {
         let codes = (0..<p.count).map { _ in Self.makeRecoveryCode(entropyBits: p.entropyBits) }
         let now = deps.clock.now()
         let setID = ByteEncoding.hex(SecureRandom.bytes(8))
-        try await deps.store.write { tx in
+        let frozen: Bool = try await deps.store.write { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            if try Self.refuseWhileFrozen(tx, principal: principal, subjectID: subjectID, request: request, now: now, action: "recovery_codes.frozen")
+            {
+                return true
+            }
             try tx.replaceRecoveryCodes(subjectID: subjectID, codes: codes.map(Self.normaliseRecoveryCode), setID: setID, at: now)
             try tx.setFactorState(subjectID: subjectID, factor: .recoveryCode, .clear)
             try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
@@ -292,8 +344,27 @@ public struct SecondFactorService: Sendable {
                 in: tx,
                 at: now
             )
+            return false
         }
+        if frozen { throw VigilError.accountFrozen }
         return codes
+    }
+
+    /// A frozen account changes no second factor (enrol, activate, new recovery codes) until an
+    /// agent unfreezes it: whoever froze it may be the one trying. Writes the denial's entry;
+    /// the caller answers 423 after the commit.
+    static func refuseWhileFrozen(
+        _ tx: any StoreWriting,
+        principal: Principal,
+        subjectID: String,
+        request: RequestInfo,
+        now: Date,
+        action: String
+    ) throws -> Bool {
+        guard let freeze = try tx.accountFreeze(subjectID: subjectID) else { return false }
+        try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+            .record(action, .denied, ["report_id": .string(freeze.reportID)])
+        return true
     }
 
     /// Lower-case base32 characters in groups of four (`abcd-efgh-…`), at least `entropyBits`
@@ -412,8 +483,11 @@ struct Auditor {
     let subjectID: String
     let request: RequestInfo
     let now: Date
+    /// Added to every entry's details (a case's `case_id`, so the entry is filed under it).
+    var extra: [String: AuditValue] = [:]
 
     func record(_ action: String, _ outcome: AuditRecord.Outcome, _ details: [String: AuditValue] = [:]) throws {
+        let details = details.merging(extra) { own, _ in own }
         try tx.appendAudit(
             AuditRecord(
                 action: action,

@@ -155,7 +155,7 @@ public struct AccountFreeze: Sendable, Equatable {
     }
 }
 
-/// A case that the cases feature is to open (until it exists, recorded here for it to pick up).
+/// The case a suspicious-login freeze opened (`pending_cases`: the link from report to case).
 public struct PendingCase: Sendable, Equatable {
     public var id: String
     public var subjectID: String
@@ -240,8 +240,10 @@ public struct SuspiciousLoginService: Sendable {
         public var report: StoredLoginReport
         /// True when the same request was answered before (an `Idempotency-Key` retry).
         public var replayed: Bool
-        /// Whether a case was requested for the cases feature (every `freeze`).
+        /// Whether the decision put the account in a case (every `freeze`).
         public var caseRequested: Bool
+        /// The P1 case a freeze opened, or the case of the freeze already in force.
+        public var caseID: String?
     }
 
     public func report(
@@ -260,7 +262,7 @@ public struct SuspiciousLoginService: Sendable {
         let policy = self.policy
         let scope = "suspicious_logins:\(principal.actor.id)"
         let id = "slr_" + ByteEncoding.hex(SecureRandom.bytes(8))
-        let caseID = "pcase_" + ByteEncoding.hex(SecureRandom.bytes(8))
+        let caseID = CaseService.newCaseID()
         return try await deps.store.write { tx in
             if let key = idempotencyKey {
                 switch try tx.idempotencyMatch(scope: scope, key: key, fingerprint: report.fingerprint) {
@@ -270,11 +272,8 @@ public struct SuspiciousLoginService: Sendable {
                     guard let stored = try tx.loginReport(id: resourceID) else {
                         throw VigilError.dataIntegrity(reason: "an idempotency record names a missing report")
                     }
-                    return Result(
-                        report: stored,
-                        replayed: true,
-                        caseRequested: try tx.pendingCases(subjectID: report.subjectID).contains { $0.reportID == resourceID }
-                    )
+                    let opened = try tx.pendingCases(subjectID: report.subjectID).first { $0.reportID == resourceID }
+                    return Result(report: stored, replayed: true, caseRequested: opened != nil, caseID: opened?.id)
                 case .new:
                     break
                 }
@@ -300,37 +299,60 @@ public struct SuspiciousLoginService: Sendable {
             let audit = Auditor(tx: tx, principal: principal, subjectID: report.subjectID, request: request, now: now)
             var caseRequested = false
             var newlyFrozen = false
+            var openedCaseID: String?
             if outcome.decision == .freeze {
                 newlyFrozen = try tx.freezeAccount(AccountFreeze(subjectID: report.subjectID, frozenAt: now, reportID: id))
-                try tx.insertPendingCase(
-                    PendingCase(
-                        id: caseID,
-                        subjectID: report.subjectID,
-                        category: "suspicious_login",
-                        priority: "P1",
-                        reportID: id,
-                        createdAt: now
-                    )
-                )
                 caseRequested = true
+                if newlyFrozen {
+                    // The P1 case, opened in this transaction: the queue shows it at once.
+                    _ = try CaseService.file(
+                        .init(
+                            channel: .api,
+                            category: .suspiciousLogin,
+                            summary:
+                                "Suspicious-login report \(id): decision freeze (rules: \(outcome.rules.map(\.rawValue).joined(separator: ", "))); the account is frozen.",
+                            contact: nil,
+                            subjectID: report.subjectID,
+                            takeoverReported: report.source == .user
+                        ),
+                        id: caseID,
+                        in: tx,
+                        deps: deps,
+                        actor: principal.actor,
+                        request: request,
+                        now: now
+                    )
+                    try tx.insertPendingCase(
+                        PendingCase(
+                            id: caseID,
+                            subjectID: report.subjectID,
+                            category: "suspicious_login",
+                            priority: "P1",
+                            reportID: id,
+                            createdAt: now
+                        )
+                    )
+                    openedCaseID = caseID
+                } else {
+                    // Already frozen: the case of that freeze covers this report too.
+                    openedCaseID = try tx.pendingCases(subjectID: report.subjectID).last?.id
+                }
             }
-            try audit.record(
-                "suspicious_login.reported",
-                .success,
-                [
-                    "report_id": .string(id),
-                    "source": .string(report.source.rawValue),
-                    "decision": .string(outcome.decision.rawValue),
-                    "score": .int(Int64(outcome.score)),
-                    "rules": .string(outcome.rules.map(\.rawValue).joined(separator: ",")),
-                    "case_requested": .int(caseRequested ? 1 : 0),
-                ]
-            )
+            var reported: [String: AuditValue] = [
+                "report_id": .string(id),
+                "source": .string(report.source.rawValue),
+                "decision": .string(outcome.decision.rawValue),
+                "score": .int(Int64(outcome.score)),
+                "rules": .string(outcome.rules.map(\.rawValue).joined(separator: ",")),
+                "case_requested": .int(caseRequested ? 1 : 0),
+            ]
+            if let openedCaseID { reported["case_id"] = .string(openedCaseID) }
+            try audit.record("suspicious_login.reported", .success, reported)
             if newlyFrozen {
                 try audit.record(
                     "account.frozen",
                     .success,
-                    ["report_id": .string(id), "reason": "suspicious_login", "pending_case_id": .string(caseID)]
+                    ["report_id": .string(id), "reason": "suspicious_login", "case_id": .string(caseID)]
                 )
                 // The user hears of it at once, on every notice channel (the wallet backend routes it).
                 try SecurityNotice.enqueue(
@@ -342,7 +364,7 @@ public struct SuspiciousLoginService: Sendable {
                     at: now
                 )
             }
-            return Result(report: stored, replayed: false, caseRequested: caseRequested)
+            return Result(report: stored, replayed: false, caseRequested: caseRequested, caseID: openedCaseID)
         }
     }
 

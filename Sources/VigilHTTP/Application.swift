@@ -61,6 +61,8 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     PasswordResetController(api: api).register(on: router)
     AgentController(api: api).register(on: router)
     CaseController(api: api).register(on: router)
+    CaseWorkflowController(api: api).register(on: router)
+    ReportController(api: api).register(on: router)
     CaseFileController(api: api).register(on: router)
     return router
 }

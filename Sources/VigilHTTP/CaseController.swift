@@ -2,13 +2,14 @@ import Foundation
 import Hummingbird
 import VigilCore
 
-/// Support cases: intake and the queue (the rest of the workflow is to come).
+/// Support cases: intake, the queue, one case, assignment (the workflow is in
+/// `CaseWorkflowController`).
 ///
 /// | method | path                    | who                                                        | audit |
 /// |--------|-------------------------|------------------------------------------------------------|-------|
 /// | POST   | /v1/cases               | service client `cases:write`, or agent/supervisor/admin    | `case.opened` |
 /// | GET    | /v1/cases               | agent, supervisor, admin, auditor (no personal data)       | none |
-/// | GET    | /v1/cases/{id}          | agent, supervisor, admin (summary); auditor (without)      | none |
+/// | GET    | /v1/cases/{id}          | agent, supervisor, admin; auditor (no personal data)       | none |
 /// | POST   | /v1/cases/{id}/assign   | agent (to self), supervisor/admin (to anyone)              | `case.assigned` |
 /// | POST   | /v1/cases/take-next     | agent, supervisor, admin                                   | `case.assigned` |
 ///
@@ -63,6 +64,90 @@ struct CaseController {
         }
     }
 
+    /// One case with its story: notes, checks, actions, resolution and feedback. Auditors get
+    /// it without personal data (no summary, note bodies, reasons, contacts or comment).
+    struct DetailJSON: Encodable, Sendable {
+        let `case`: CaseJSON
+        let notes: [CaseWorkflowController.NoteJSON]
+        let verifications: [CaseWorkflowController.VerificationJSON]
+        let passed_checks: [String]
+        let actions: [CaseWorkflowController.ActionJSON]
+        let resolution: String?
+        let closed_at: String?
+        let feedback_score: Int?
+        let feedback_comment: String?
+        let subject_state: SubjectStateJSON?
+        let messages: [OutboxController.Message]
+
+        struct SubjectStateJSON: Encodable, Sendable {
+            struct Factor: Encodable, Sendable {
+                let consecutive_failures: Int
+                let locked_until: String?
+                let locked_until_agent_unlocks: Bool
+            }
+            let frozen: Bool
+            let frozen_since: String?
+            let withdrawals_held_until: String?
+            let has_totp: Bool
+            let recovery_codes_remaining: Int
+            let factors: [String: Factor]
+        }
+
+        init(_ d: CaseWorkflowService.Detail, now: Date, policy: RecoveryPolicy) {
+            `case` = CaseJSON(d.summary, now: now, summary: d.text)
+            notes = d.notes.map { CaseWorkflowController.NoteJSON($0, personal: d.showsPersonalData) }
+            verifications = d.verifications.map { CaseWorkflowController.VerificationJSON($0, policy: policy) }
+            passed_checks = d.passedChecks.map(\.rawValue).sorted()
+            actions = d.actions.map { CaseWorkflowController.ActionJSON($0, policy: policy, personal: d.showsPersonalData) }
+            resolution = d.resolution?.code.rawValue
+            closed_at = d.resolution.map { Timestamp.format($0.closedAt) }
+            feedback_score = d.feedback?.score
+            feedback_comment = d.feedback?.comment
+            subject_state = d.subjectState.map { st in
+                SubjectStateJSON(
+                    frozen: st.frozenSince != nil,
+                    frozen_since: st.frozenSince.map(Timestamp.format),
+                    withdrawals_held_until: st.withdrawalsHeldUntil.map(Timestamp.format),
+                    has_totp: st.hasTOTP,
+                    recovery_codes_remaining: st.recoveryCodesRemaining,
+                    factors: Dictionary(
+                        uniqueKeysWithValues: st.factors.map { factor, f in
+                            (
+                                factor.rawValue,
+                                SubjectStateJSON.Factor(
+                                    consecutive_failures: f.consecutiveFailures,
+                                    locked_until: f.lockedUntil.flatMap { $0 > now ? Timestamp.format($0) : nil },
+                                    locked_until_agent_unlocks: f.lockedIndefinitely
+                                )
+                            )
+                        }
+                    )
+                )
+            }
+            messages = d.messages.map(OutboxController.Message.init)
+        }
+
+        /// The case's fields at the top level, as the queue lists them, then its story.
+        func encode(to encoder: any Encoder) throws {
+            enum Keys: String, CodingKey {
+                case notes, verifications, passed_checks, actions, resolution, closed_at, feedback_score, feedback_comment
+                case subject_state, messages
+            }
+            try `case`.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(notes, forKey: .notes)
+            try c.encode(verifications, forKey: .verifications)
+            try c.encode(passed_checks, forKey: .passed_checks)
+            try c.encode(actions, forKey: .actions)
+            try c.encode(resolution, forKey: .resolution)
+            try c.encode(closed_at, forKey: .closed_at)
+            try c.encode(feedback_score, forKey: .feedback_score)
+            try c.encode(feedback_comment, forKey: .feedback_comment)
+            try c.encode(subject_state, forKey: .subject_state)
+            try c.encode(messages, forKey: .messages)
+        }
+    }
+
     struct Queue: Encodable, Sendable {
         let cases: [CaseJSON]
     }
@@ -80,6 +165,7 @@ struct CaseController {
         let cases = CaseService(api.deps.core)
         router.post("/v1/cases") { request, context in
             let principal = try await caller(request)
+            try CaseService.requireIntake(principal)  // before the body: a caller without the right learns nothing more
             let b = try await api.decode(OpenBody.self, from: request)
             let c = try await cases.open(
                 .init(
@@ -126,8 +212,8 @@ struct CaseController {
         }
         router.get("/v1/cases/:id") { request, context in
             let principal = try await api.agent(request, roles: Set(AgentRole.allCases))
-            let (c, text) = try await cases.detail(id: try context.parameters.require("id"), by: principal)
-            return JSONResponse(.ok, CaseJSON(c, now: api.deps.core.clock.now(), summary: text))
+            let d = try await CaseWorkflowService(api.deps.core).detail(caseID: try context.parameters.require("id"), by: principal)
+            return JSONResponse(.ok, DetailJSON(d, now: api.deps.core.clock.now(), policy: api.deps.core.policies.recovery))
         }
         router.post("/v1/cases/:id/assign") { request, context in
             let principal = try await api.agent(request, roles: [.agent, .supervisor, .admin])

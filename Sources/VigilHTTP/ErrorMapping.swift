@@ -110,6 +110,22 @@ enum ErrorMapping {
                 message: "the account is frozen; contact support",
                 field: nil
             )
+        case .conflict(let reason):
+            return MappedError(status: .conflict, code: error.code, message: reason, field: nil)
+        case .prerequisitesNotMet(let action, let missing):
+            return MappedError(
+                status: .conflict,
+                code: error.code,
+                message: "the checks passed on this case do not allow \(action): \(missing)",
+                field: nil
+            )
+        case .fourEyes:
+            return MappedError(
+                status: .forbidden,
+                code: error.code,
+                message: "a high-risk action needs the approval of a supervisor other than the agent who asked for it",
+                field: nil
+            )
         case .dataIntegrity:
             // The detail goes to the log (with the request id), not to the client.
             return MappedError(status: .internalServerError, code: "internal_error", message: "internal error", field: nil)

@@ -34,7 +34,7 @@ struct SuspiciousLoginController {
         let decision: String
         let score: Int
         let rules: [String]
-        /// Always null until the cases feature exists; `case_requested` says a case is pending.
+        /// The P1 case a freeze opened (or the case of the freeze already in force); null otherwise.
         let case_id: String?
         let case_requested: Bool
 
@@ -86,7 +86,7 @@ struct SuspiciousLoginController {
                     decision: stored.outcome.decision.rawValue,
                     score: stored.outcome.score,
                     rules: stored.outcome.rules.map(\.rawValue),
-                    case_id: nil,
+                    case_id: result.caseID,
                     case_requested: result.caseRequested
                 )
             ).response(from: request, context: context)

@@ -144,6 +144,19 @@ extension SQLiteTransaction {
         keyring.blindIndex.digest(domain: "case_verifications.code:" + verificationID, value: code)
     }
 
+    func lastCredentialChange(subjectID: String) throws -> Date? {
+        try conn.queryOne(
+            """
+            SELECT max(t) FROM (
+                SELECT updated_at AS t FROM passwords WHERE subject_id = ?1 AND updated_at > created_at
+                UNION ALL SELECT updated_at FROM subjects WHERE id = ?1 AND updated_at > created_at
+                UNION ALL SELECT created_at FROM withdrawal_holds WHERE subject_id = ?1
+            )
+            """,
+            [.text(subjectID)]
+        ) { date($0, 0) } ?? nil
+    }
+
     func caseAuditSeqs(caseID: String) throws -> [UInt64] {
         try conn.query("SELECT seq FROM case_audit WHERE case_id = ? ORDER BY seq", [.text(caseID)]) { UInt64($0.int(0)) }
     }

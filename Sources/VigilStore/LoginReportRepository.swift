@@ -134,7 +134,7 @@ extension SQLiteTransaction {
         try conn.query(
             """
             SELECT id, category, priority, report_id, created_at FROM pending_cases
-            WHERE subject_id = ? AND opened_case_id IS NULL ORDER BY created_at, id
+            WHERE subject_id = ? ORDER BY created_at, id
             """,
             [.text(subjectID)]
         ) { row in
@@ -151,8 +151,11 @@ extension SQLiteTransaction {
 
     func insertPendingCase(_ p: PendingCase) throws {
         try conn.run(
-            "INSERT INTO pending_cases (id, subject_id, category, priority, report_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [.text(p.id), .text(p.subjectID), .text(p.category), .text(p.priority), .text(p.reportID), .text(Timestamp.format(p.createdAt))]
+            "INSERT INTO pending_cases (id, subject_id, category, priority, report_id, created_at, opened_case_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                .text(p.id), .text(p.subjectID), .text(p.category), .text(p.priority), .text(p.reportID), .text(Timestamp.format(p.createdAt)),
+                .text(p.id),
+            ]
         )
     }
 

@@ -31,8 +31,9 @@ extension SQLiteTransaction {
 
     func rehashPassword(subjectID: String, from expected: String, to hash: String, at time: Date) throws -> Bool {
         try conn.run(
-            "UPDATE passwords SET hash = ?, updated_at = ? WHERE subject_id = ? AND hash = ?",
-            [.text(hash), .text(Timestamp.format(time)), .text(subjectID), .text(expected)]
+            // A rehash keeps the password: updated_at stays the time it last changed.
+            "UPDATE passwords SET hash = ? WHERE subject_id = ? AND hash = ?",
+            [.text(hash), .text(subjectID), .text(expected)]
         ) == 1
     }
 }

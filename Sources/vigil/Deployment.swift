@@ -140,6 +140,9 @@ func describe(_ error: any Error) -> String {
         case .overloaded(let s): return "busy; retry in \(s)s"
         case .idempotencyConflict: return "the idempotency key was used for another request"
         case .accountFrozen: return "the account is frozen"
+        case .conflict(let reason): return reason
+        case .prerequisitesNotMet(let action, let missing): return "the checks passed do not allow \(action): \(missing)"
+        case .fourEyes: return "needs the approval of a supervisor other than the requester"
         }
     default: return String(describing: error)
     }

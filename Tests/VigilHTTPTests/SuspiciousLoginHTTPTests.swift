@@ -54,7 +54,12 @@ extension TestClientProtocol {
 func decided(_ r: TestResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> Decided {
     #expect(r.status == .created, sourceLocation: sourceLocation)
     let body = try json(r)
-    #expect(body.keys.contains("case_id") && body["case_id"] is NSNull, sourceLocation: sourceLocation)
+    // A freeze names its P1 case; any other decision has none.
+    if body["decision"] as? String == "freeze" {
+        #expect((body["case_id"] as? String)?.hasPrefix("case_") == true, sourceLocation: sourceLocation)
+    } else {
+        #expect(body.keys.contains("case_id") && body["case_id"] is NSNull, sourceLocation: sourceLocation)
+    }
     return Decided(
         decision: body["decision"] as? String ?? "",
         score: body["score"] as? Int ?? -1,
@@ -225,6 +230,12 @@ struct SuspiciousLoginHTTPTests {
             let cases = try await core.pendingCases(subjectID: "s-deny")
             #expect(cases.count == 1)
             #expect(cases.first?.priority == "P1" && cases.first?.category == "suspicious_login" && cases.first?.reportID == reportID)
+            // The case is open in the queue, P1, in the same transaction as the freeze.
+            let caseID = try #require(body["case_id"] as? String)
+            #expect(cases.first?.id == caseID)
+            let opened = try #require(try await service.store.read { try $0.caseSummary(id: caseID) })
+            #expect(opened.priority == .p1 && opened.category == .suspiciousLogin && opened.status == "open" && opened.subjectID == "s-deny")
+            #expect(opened.triageRules.contains("suspicious_login"))
 
             // A correct TOTP code is refused while frozen.
             service.clock.advance(seconds: 60)
@@ -233,6 +244,11 @@ struct SuspiciousLoginHTTPTests {
             try expectErrorShape(v, status: HTTPResponse.Status(code: 423), code: "account_frozen")
             let rc = try await client.post("/v1/subjects/s-deny/totp/verify", key: key, json: #"{"recovery_code":"abcd-efgh"}"#)
             try expectErrorShape(rc, status: HTTPResponse.Status(code: 423), code: "account_frozen")
+            // Nor can the second factor be changed while frozen: no enrolment, no new recovery codes.
+            let enrolWhileFrozen = try await client.post("/v1/subjects/s-deny/totp", key: key, json: "")
+            try expectErrorShape(enrolWhileFrozen, status: HTTPResponse.Status(code: 423), code: "account_frozen")
+            let codesWhileFrozen = try await client.post("/v1/subjects/s-deny/recovery-codes", key: key, json: "")
+            try expectErrorShape(codesWhileFrozen, status: HTTPResponse.Status(code: 423), code: "account_frozen")
 
             // A second freeze keeps the first (one account.frozen entry).
             _ = try await client.report(denied, key: key)

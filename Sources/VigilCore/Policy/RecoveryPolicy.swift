@@ -89,7 +89,7 @@ public struct RecoveryPolicy: Sendable, Equatable {
     }
 
     /// The checks an agent records for a requester.
-    public enum VerificationCheck: String, PolicyName {
+    public enum VerificationCheck: String, PolicyName, Codable {
         case emailOTP = "email_otp"
         case smsOTP = "sms_otp"
         case totp
@@ -130,7 +130,7 @@ public struct RecoveryPolicy: Sendable, Equatable {
     }
 
     /// The actions an agent can take on a case.
-    public enum Action: String, PolicyName {
+    public enum Action: String, PolicyName, Codable {
         case sendResetLink = "send_reset_link"
         case resetTOTP = "reset_totp"
         case freeze
