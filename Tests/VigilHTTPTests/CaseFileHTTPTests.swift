@@ -233,8 +233,120 @@ struct CaseFileHTTPTests {
         }
     }
 
-    /// Works case `caseID` as the workflow will (it is being built beside this): each step
-    /// changes the case and appends its audit entry in one transaction, at the same time.
+    @Test(
+        "lost phone through the real workflow: the case file lists every step, verifies offline, holds no personal data, and a changed byte is refused"
+    )
+    func workflowEndToEnd() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite, .credentialsVerify])
+        let keys = service.deps.auditVerifierKeys
+        let secrets = [
+            "CANARY-SUMMARY", "canary-chat-5521", "CANARY-REPLY", "CANARY-TRIAGE", "CANARY-REVEAL", "CANARY-DEPOSITS", "CANARY-RESET",
+            "CANARY-CHANGE", "canary.new@example.org", "CANARY-COMMENT", "mei.casefile@example.org", "+8613800138088", "user-88",
+        ]
+        try await service.test { client in
+            #expect(
+                try await client.post(
+                    "/v1/subjects",
+                    key: key,
+                    json: #"{"subject_id":"user-88","email":"mei.casefile@example.org","phone":"+8613800138088"}"#
+                ).status == .created
+            )
+            let secret = try #require(try json(try await client.post("/v1/subjects/user-88/totp", key: key, json: ""))["secret"] as? String)
+            let code = try oathtool(secret: secret, at: service.clock.now())
+            #expect(try await client.post("/v1/subjects/user-88/totp/activate", key: key, json: #"{"code":"\#(code)"}"#).status == .ok)
+            let codes = try #require(try json(try await client.post("/v1/subjects/user-88/recovery-codes", key: key, json: ""))["codes"] as? [String])
+            _ = try await service.drainOutbox()
+            let opened = try await client.post(
+                "/v1/cases",
+                key: key,
+                json:
+                    #"{"channel":"in_app","category":"lost_2fa","summary":"CANARY-SUMMARY lost phone","contact":"canary-chat-5521","subject_id":"user-88"}"#
+            )
+            let id = try #require(try json(opened)["case_id"] as? String)
+            let ana = try await activeAgent(service, client, email: "ana.file@vigil.example", role: .agent)
+            let sue = try await activeAgent(service, client, email: "sue.file@vigil.example", role: .supervisor)
+            let audrey = try await activeAgent(service, client, email: "audrey.file@vigil.example", role: .auditor)
+            func post(_ path: String, _ session: String, _ body: String) async throws -> TestResponse {
+                try await client.send(.post, "/v1/cases/\(id)" + path, bearer: session, json: body)
+            }
+            #expect(try await client.send(.post, "/v1/cases/take-next", bearer: ana.session).status == .ok)
+            #expect(try await post("/triage", ana.session, #"{"priority":"P1","reason":"CANARY-TRIAGE takeover signs"}"#).status == .ok)
+            #expect(try await post("/notes", ana.session, #"{"kind":"reply","body":"CANARY-REPLY we will verify you"}"#).status == .created)
+            #expect(try await post("/contact/reveal", ana.session, #"{"reason":"CANARY-REVEAL to call the requester back"}"#).status == .ok)
+            let started = try json(try await post("/verifications", ana.session, #"{"check":"email_otp"}"#))
+            let vid = try #require(started["verification_id"] as? String)
+            let sent = try await service.drainOutbox().first { $0.kind == .verificationCode }
+            guard case .string(let emailed)? = sent?.payload["code"] else {
+                Issue.record("no code sent")
+                return
+            }
+            _ = try await post("/verifications/\(vid)/code", ana.session, #"{"code":"\#(emailed == "000000" ? "111111" : "000000")"}"#)
+            #expect(try json(try await post("/verifications/\(vid)/code", ana.session, #"{"code":"\#(emailed)"}"#))["status"] as? String == "passed")
+            _ = try await post("/verifications", ana.session, #"{"check":"recovery_code","recovery_code":"\#(codes[0])"}"#)
+            _ = try await post("/verifications", ana.session, #"{"check":"transaction_knowledge","passed":true,"note":"CANARY-DEPOSITS named them"}"#)
+            let reset = try json(try await post("/actions", ana.session, #"{"action":"reset_totp","reason":"CANARY-RESET lost the phone"}"#))
+            let resetID = try #require(reset["action_id"] as? String)
+            // A supervisor's own request, refused to that supervisor (audited as denied), left pending: the close cancels it.
+            let change = try json(
+                try await post(
+                    "/actions",
+                    sue.session,
+                    #"{"action":"change_contact","reason":"CANARY-CHANGE new address","new_contact":{"email":"canary.new@example.org"}}"#
+                )
+            )
+            let changeID = try #require(change["action_id"] as? String)
+            try expectErrorShape(try await post("/actions/\(changeID)/approve", sue.session, "{}"), status: .forbidden, code: "four_eyes")
+            service.clock.advance(seconds: 30)
+            #expect(try json(try await post("/actions/\(resetID)/approve", sue.session, "{}"))["status"] as? String == "executed")
+            service.clock.advance(seconds: 600)
+            #expect(try await post("/close", ana.session, #"{"resolution":"recovered"}"#).status == .ok)
+            #expect(
+                try await client.post("/v1/cases/\(id)/feedback", key: key, json: #"{"score":4,"comment":"CANARY-COMMENT kind"}"#).status == .created
+            )
+
+            let r = try await client.caseFile(id, session: audrey.session)
+            #expect(r.status == .ok)
+            let summary = try CaseFileVerifier.verify(r.bytes, keys: keys).get()
+            let file = try CaseFileVerifier.decode(r.bytes)
+            let logged = try await service.caseAuditEntries(id).compactMap { $0["action"] as? String }
+            #expect(try file.parsedEntries().map(\.action) == logged)
+            #expect(logged.last == "case.file_exported" && summary.entries == logged.count)
+            for step in [
+                "case.opened", "case.assigned", "case.retriaged", "case.note_added", "case.contact_revealed", "case.verification_started",
+                "case.verification_code_wrong", "case.verification_passed", "case.action_requested", "case.action_approved",
+                "totp.reset", "case.action_executed", "case.action_cancelled", "case.closed", "case.feedback",
+            ] {
+                #expect(logged.contains(step), "\(step)")
+            }
+            #expect(file.record.priority == "P1" && file.record.status == "closed" && file.record.resolution == "recovered")
+            #expect(file.record.csatScore == 4 && file.record.assignee == ana.id)
+            #expect(file.verifications.map(\.check) == ["email_otp", "recovery_code", "transaction_knowledge"])
+            #expect(file.verifications.allSatisfy { $0.status == "passed" })
+            let byID = Dictionary(uniqueKeysWithValues: file.actions.map { ($0.id, $0) })
+            #expect(byID[resetID]?.status == "executed" && byID[resetID]?.requestedBy == ana.id && byID[resetID]?.decidedBy == sue.id)
+            #expect(byID[changeID]?.status == "cancelled" && byID[changeID]?.decidedBy == ana.id)
+
+            let page = try await client.caseFile(id, session: audrey.session, format: "html")
+            #expect(try CaseFileVerifier.verify(page.bytes, keys: keys).get().html)
+            for text in [String(decoding: r.bytes, as: UTF8.self), String(decoding: page.bytes, as: UTF8.self)] {
+                for s in secrets + [emailed] { #expect(!text.contains(s), "\(s)") }
+            }
+            var accepted: [Int] = []
+            for (bytes, step) in [(r.bytes, 17), (page.bytes, 61)] {
+                for i in stride(from: 0, to: bytes.count, by: step) {
+                    var changed = bytes
+                    changed[i] ^= 0x01
+                    if case .success = CaseFileVerifier.verify(changed, keys: keys) { accepted.append(i) }
+                }
+            }
+            #expect(accepted.isEmpty, "\(accepted)")
+        }
+    }
+
+    /// Works case `caseID` straight through the store, as the workflow does (each step changes
+    /// the case and appends its audit entry in one transaction, at the same time), with times
+    /// and ids the test picks.
     static func work(_ service: TestService, caseID: String, agent: String, supervisor: String) async throws {
         let store = service.store
         func step(_ seconds: Double, _ body: @escaping @Sendable (any StoreWriting, Date) throws -> Void) async throws {
