@@ -62,7 +62,8 @@ public enum CaseFileVerifier {
 
     /// Parses the JSON form without verifying anything but its shape (for tools and tests).
     public static func decode(_ json: [UInt8]) throws(CaseFileFailure) -> CaseFile {
-        let parsed = try canonicalRoot(json)
+        let parsed = try parseRoot(json)
+        try requireCanonical(parsed.value, parsed.body)
         return try typedFile(parsed.value, signatures: try signatures(parsed.root))
     }
 
@@ -70,10 +71,13 @@ public enum CaseFileVerifier {
         guard input.count <= CaseFile.maxBytes else { throw .init(.malformed, "larger than \(CaseFile.maxBytes) bytes") }
         let html = input.first != UInt8(ascii: "{")
         let json = html ? try CaseFileHTML.embeddedFile(in: input) : input
-        // The signature first: a changed byte costs one parse and one Ed25519 check.
-        let (value, root, message) = try canonicalRoot(json)
+        // The signature first: a changed byte costs one parse, one encoding and one Ed25519
+        // check. The message is the canonical encoding of what was parsed, so a file that is
+        // not canonical can pass this step; the next refuses it.
+        let (value, root, message, body) = try parseRoot(json)
         let signatures = try signatures(root)
         let keyIDs = try verifySignatures(signatures, message: message, keys: keys)
+        try requireCanonical(value, body)
         let file = try typedFile(value, signatures: signatures)
         try checkContent(file, root: root, message: message, keys: keys)
         if html {
@@ -99,11 +103,11 @@ public enum CaseFileVerifier {
 
     // MARK: Shape
 
-    /// The parsed root, its members by name, and the signed message (the canonical JSON
-    /// without `signatures`); the input must be exactly the canonical JSON and one newline.
-    static func canonicalRoot(
+    /// The parsed root, its members by name, the signed message (the canonical JSON without
+    /// `signatures`) and the JSON text without its final newline.
+    static func parseRoot(
         _ json: [UInt8]
-    ) throws(CaseFileFailure) -> (value: CanonicalJSON.Value, root: [String: CanonicalJSON.Value], message: [UInt8]) {
+    ) throws(CaseFileFailure) -> (value: CanonicalJSON.Value, root: [String: CanonicalJSON.Value], message: [UInt8], body: [UInt8]) {
         guard json.last == 0x0A else { throw .init(.notCanonical, "the file must end in exactly one newline") }
         let body = Array(json.dropLast())
         let value: CanonicalJSON.Value
@@ -112,16 +116,20 @@ public enum CaseFileVerifier {
         } catch {
             throw .init(.malformed, "not canonical JSON: \(error)")
         }
-        guard CanonicalJSON.encode(value) == body else {
-            throw .init(.notCanonical, "the JSON is not in RFC 8785 canonical form (whitespace, escapes or member order)")
-        }
         guard case .object(let members) = value else { throw .init(.malformed, "the file is not a JSON object") }
         var root = [String: CanonicalJSON.Value]()
         for (k, v) in members { root[k] = v }
         guard case .string(let format)? = root["format"], format == CaseFile.formatVersion else {
             throw .init(.malformed, "format is not \(CaseFile.formatVersion)")
         }
-        return (value, root, CanonicalJSON.encode(.object(members.filter { $0.0 != "signatures" })))
+        return (value, root, CanonicalJSON.encode(.object(members.filter { $0.0 != "signatures" })), body)
+    }
+
+    /// The input must be exactly the canonical JSON (and one newline, checked by `parseRoot`).
+    static func requireCanonical(_ value: CanonicalJSON.Value, _ body: [UInt8]) throws(CaseFileFailure) {
+        guard CanonicalJSON.encode(value) == body else {
+            throw .init(.notCanonical, "the JSON is not in RFC 8785 canonical form (whitespace, escapes or member order)")
+        }
     }
 
     static func signatures(_ root: [String: CanonicalJSON.Value]) throws(CaseFileFailure) -> [NoteSignature] {
