@@ -363,8 +363,8 @@ if [ $rc -eq 0 ] && [ $pyrc -eq 0 ] && ! grep -q slacanary "$WORK/sla.json" && !
   && [ $badrc -ne 0 ] && grep -q "^vigil: error: --from" <<<"$bad"; then ok "vigil report sla: $sla; table and json without personal data; a bad --from is refused"
 else fail "vigil report sla: rc=$rc $sla $(cat "$WORK/sla.err") / bad rc=$badrc $bad"; fi
 
-# 12. The case file. An agent (set up with a password and TOTP codes from oathtool) takes a case
-#     the wallet backend opened and fetches its file as JSON and as the printable page; with the
+# 12. The case file. An agent (set up with a password and TOTP codes from oathtool) takes on a
+#     case the wallet backend opened and fetches its file as JSON and as the printable page; with the
 #     server stopped, `vigil case verify` accepts both offline (and the Python verifier, written
 #     from docs/case-file.md, the JSON), and refuses a changed byte and another deployment's key. A service key gets 401; the filed summary and contact are in
 #     neither form.
@@ -382,7 +382,7 @@ SESSION=$(curl -fs -X POST "$B/v1/agent/sessions" "${J[@]}" \
   | field session_token)
 CASE=$(curl -fs -X POST "$B/v1/cases" -H "Authorization: Bearer $CKEY" "${J[@]}" \
   -d '{"channel":"in_app","category":"lost_2fa","summary":"CANARY-SUMMARY lost my phone","contact":"canary.case@example.org"}' | field case_id)
-curl -fs -o /dev/null -X POST "$B/v1/cases/take-next" -H "Authorization: Bearer $SESSION"
+curl -fs -o /dev/null -X POST "$B/v1/cases/$CASE/assign" -H "Authorization: Bearer $SESSION"
 curl -fs -o "$WORK/case.json" "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $SESSION"
 curl -fs -o "$WORK/case.html" "$B/v1/cases/$CASE/file?format=html" -H "Authorization: Bearer $SESSION"
 svc=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $CKEY")
