@@ -363,5 +363,47 @@ if [ $rc -eq 0 ] && [ $pyrc -eq 0 ] && ! grep -q slacanary "$WORK/sla.json" && !
   && [ $badrc -ne 0 ] && grep -q "^vigil: error: --from" <<<"$bad"; then ok "vigil report sla: $sla; table and json without personal data; a bad --from is refused"
 else fail "vigil report sla: rc=$rc $sla $(cat "$WORK/sla.err") / bad rc=$badrc $bad"; fi
 
+# 12. The case file. An agent (set up with a password and TOTP codes from oathtool) takes on a
+#     case the wallet backend opened and fetches its file as JSON and as the printable page; with the
+#     server stopped, `vigil case verify` accepts both offline (and the Python verifier, written
+#     from docs/case-file.md, the JSON), and refuses a changed byte and another deployment's key. A service key gets 401; the filed summary and contact are in
+#     neither form.
+CKEY=$("$VIGIL" apikey create --name cases --scopes cases:write 2>/dev/null)
+SETUP=$("$VIGIL" agent create --email casefile.agent@vigil.example --role agent 2>/dev/null)
+if ! start_server; then fail "server did not start (case file)"; cat "$WORK/server.log"; exit 1; fi
+B="http://127.0.0.1:$PORT"
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+PASS="a long case-file passphrase"
+SECRET=$(curl -fs -X POST "$B/v1/agent/setup" "${J[@]}" -d "{\"setup_token\":\"$SETUP\",\"password\":\"$PASS\"}" | field totp_secret)
+curl -fs -o /dev/null -X POST "$B/v1/agent/setup/complete" "${J[@]}" \
+  -d "{\"setup_token\":\"$SETUP\",\"code\":\"$(oathtool --totp -b "$SECRET")\"}"
+SESSION=$(curl -fs -X POST "$B/v1/agent/sessions" "${J[@]}" \
+  -d "{\"email\":\"casefile.agent@vigil.example\",\"password\":\"$PASS\",\"code\":\"$(oathtool --totp -b -N 'now + 30 seconds' "$SECRET")\"}" \
+  | field session_token)
+CASE=$(curl -fs -X POST "$B/v1/cases" -H "Authorization: Bearer $CKEY" "${J[@]}" \
+  -d '{"channel":"in_app","category":"lost_2fa","summary":"CANARY-SUMMARY lost my phone","contact":"canary.case@example.org"}' | field case_id)
+curl -fs -o /dev/null -X POST "$B/v1/cases/$CASE/assign" -H "Authorization: Bearer $SESSION"
+curl -fs -o "$WORK/case.json" "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $SESSION"
+curl -fs -o "$WORK/case.html" "$B/v1/cases/$CASE/file?format=html" -H "Authorization: Bearer $SESSION"
+svc=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/cases/$CASE/file" -H "Authorization: Bearer $CKEY")
+stop_server
+python3 - "$WORK/case.json" "$WORK/case.tampered.json" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 1; open(sys.argv[2], "wb").write(b)
+PY
+VIGIL_KEYS_DIR="$WORK/other-keys" "$VIGIL" keys init 2>/dev/null
+jout=$("$VIGIL" case verify "$WORK/case.json" 2>&1); jrc=$?
+hout=$("$VIGIL" case verify "$WORK/case.html" --key Keys/audit-signing.pub 2>&1); hrc=$?
+tout=$("$VIGIL" case verify "$WORK/case.tampered.json" 2>&1); trc=$?
+kout=$("$VIGIL" case verify "$WORK/case.json" --key "$WORK/other-keys/audit-signing.pub" 2>&1); krc=$?
+pout=$(python3 "$ROOT/scripts/verify_case_file.py" "$WORK/case.json" --public-key Keys/audit-signing.pub 2>&1); prc=$?
+ptout=$(python3 "$ROOT/scripts/verify_case_file.py" "$WORK/case.tampered.json" --public-key Keys/audit-signing.pub 2>&1); ptrc=$?
+if [ $jrc -eq 0 ] && [ "$jout" = "ok: case $CASE, 3 entries, checkpoint size ${jout##* }" ] && [ $hrc -eq 0 ] && [ "${hout%%,*}" = "ok: case $CASE" ] \
+  && [ $trc -eq 1 ] && grep -q "^vigil: error: " <<<"$tout" && [ $krc -eq 1 ] && grep -q "unknown_key" <<<"$kout" && [ "$svc" = 401 ] \
+  && [ $prc -eq 0 ] && [ "$pout" = "$jout" ] && [ $ptrc -eq 1 ] \
+  && ! grep -q -e CANARY-SUMMARY -e canary.case "$WORK/case.json" "$WORK/case.html"; then
+  ok "case file: vigil case verify accepts the JSON ($jout) and the page, so does the Python verifier; a changed byte ($tout) and another key are refused; service key $svc"
+else fail "case file: json rc=$jrc $jout / html rc=$hrc $hout / tampered rc=$trc $tout / other key rc=$krc $kout / python rc=$prc $pout, tampered rc=$ptrc / service key $svc"; fi
+
 echo "acceptance: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -19,7 +19,7 @@ public protocol DataStore: Sendable {
 }
 
 public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading, AgentReading,
-    CaseReading
+    CaseReading, CaseFileEvidenceReading
 {
     func subject(id: String) throws -> Subject?
     func subjectExists(id: String) throws -> Bool
@@ -30,7 +30,7 @@ public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLo
 }
 
 public protocol StoreWriting: StoreReading, SecondFactorWriting, PasswordWriting, SuspiciousLoginWriting, OutboxWriting, PasswordResetWriting,
-    AgentWriting, CaseWriting
+    AgentWriting, CaseWriting, CaseFileEvidenceWriting
 {
     /// Inserts a subject; throws `VigilError.alreadyExists` when the id is taken.
     func insertSubject(_ subject: SubjectRegistration, at time: Date) throws

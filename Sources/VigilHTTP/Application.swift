@@ -63,6 +63,7 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     CaseController(api: api).register(on: router)
     CaseWorkflowController(api: api).register(on: router)
     ReportController(api: api).register(on: router)
+    CaseFileController(api: api).register(on: router)
     return router
 }
 

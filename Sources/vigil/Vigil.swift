@@ -11,7 +11,7 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Account recovery and verification for a crypto-wallet platform.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, KeysCommand.self, APIKeyCommand.self, PolicyCommand.self,
-            AuditCommand.self, AgentCommand.self, ReportCommand.self,
+            AuditCommand.self, AgentCommand.self, ReportCommand.self, CaseCommand.self,
         ]
     )
 }

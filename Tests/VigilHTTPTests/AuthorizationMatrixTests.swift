@@ -45,6 +45,7 @@ struct AuthorizationMatrixTests {
         "GET /v1/audit/export": [401, 200, 200, 403, 401, 401, 401, 401],
         "GET /v1/cases": [401, 401, 401, 401, 200, 200, 200, 200],
         "GET /v1/cases/{id}": [401, 401, 401, 401, 404, 404, 404, 404],
+        "GET /v1/cases/{id}/file": [401, 401, 401, 401, 404, 404, 404, 404],
         "GET /v1/reports/sla": [401, 401, 401, 401, 403, 200, 200, 200],
         "GET /v1/subjects/{id}/messages": [401, 404, 403, 403, 401, 401, 401, 401],
         "POST /v1/agent/sessions": [400, 400, 400, 400, 400, 400, 400, 400],
