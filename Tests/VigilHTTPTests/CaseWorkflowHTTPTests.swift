@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import VigilAudit
 import VigilCore
 import VigilHTTP
 import VigilStore
@@ -19,6 +20,14 @@ extension TestService {
             return object
         }
     }
+}
+
+/// The `vigil` executable built next to the test bundle (`swift build --build-tests` builds it).
+func vigilBinary() throws -> String {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vigil").path
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidates = [beside, root.appendingPathComponent(".build/debug/vigil").path]
+    return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "build the vigil executable first: swift build")
 }
 
 /// What a JSON response says, for short assertions.
@@ -226,6 +235,26 @@ struct CaseWorkflowHTTPTests {
             )
             let closing = try #require(entries.first { $0["action"] as? String == "case.closed" }?["details"] as? [String: Any])
             #expect(closing["first_response"] as? String == "met" && closing["resolution_sla"] as? String == "met")
+
+            // The case file lists every step, and the real `vigil case verify` accepts it offline —
+            // and refuses it after a changed byte.
+            let fileResponse = try await client.send(.get, "/v1/cases/\(caseID)/file", bearer: auditor.session)
+            #expect(fileResponse.status == .ok)
+            let bytes = fileResponse.body.getBytes(at: fileResponse.body.readerIndex, length: fileResponse.body.readableBytes) ?? []
+            let file = try CaseFileVerifier.decode(bytes)
+            #expect(try file.parsedEntries().map(\.action) == actions + ["case.file_exported"])
+            let dir = service.dir.file("casefile-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let keyFile = dir + "/audit-signing.pub"
+            try (Fixtures.auditSigner().verifierKey.text + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/case.json"))
+            let vigil = try vigilBinary()
+            let ok = try run(vigil, ["case", "verify", dir + "/case.json", "--key", keyFile])
+            #expect(ok.hasPrefix("ok: case \(caseID), \(actions.count + 1) entries"))
+            var changed = bytes
+            changed[changed.count / 2] ^= 0x01
+            try Data(changed).write(to: URL(fileURLWithPath: dir + "/changed.json"))
+            #expect(throws: ToolFailure.self) { try run(vigil, ["case", "verify", dir + "/changed.json", "--key", keyFile]) }
         }
     }
 

@@ -158,8 +158,10 @@ struct OutboxStoreTests {
         let store = try open()
         try await enqueue(store, [message()])
         let start = ContinuousClock.now
-        await store.outboxDoorbell.wait(timeout: .seconds(10))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Bounds are loose on purpose: a shared machine can starve a task for many seconds, and
+        // what matters is "woken, not timed out" — the timeouts are far beyond the bounds.
+        await store.outboxDoorbell.wait(timeout: .seconds(300))
+        #expect(ContinuousClock.now - start < .seconds(150))
     }
 
     // MARK: the running worker
@@ -181,7 +183,7 @@ struct OutboxStoreTests {
         let m = message()
         try await enqueue(store, [m])
         var waited = 0
-        while channel.all.isEmpty && waited < 50 {
+        while channel.all.isEmpty && waited < 6000 {  // up to 120 s on a starved machine; the poll is 600 s
             try await Task.sleep(for: .milliseconds(20))
             waited += 1
         }
@@ -196,24 +198,25 @@ struct OutboxStoreTests {
     func doorbellWaiters() async throws {
         let bell = OutboxDoorbell()
         let start = ContinuousClock.now
-        async let a: Void = bell.wait(timeout: .seconds(30))
-        async let b: Void = bell.wait(timeout: .seconds(30))
+        // Timeouts far beyond the bounds checked: "woken, not timed out", also on a starved machine.
+        async let a: Void = bell.wait(timeout: .seconds(300))
+        async let b: Void = bell.wait(timeout: .seconds(300))
         while bell.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
         bell.ring()
         _ = await (a, b)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(150))
         bell.ring()  // nobody waits: kept
         let kept = ContinuousClock.now
-        await bell.wait(timeout: .seconds(30))
-        #expect(ContinuousClock.now - kept < .seconds(1))
+        await bell.wait(timeout: .seconds(300))
+        #expect(ContinuousClock.now - kept < .seconds(150))
         let timed = ContinuousClock.now
         await bell.wait(timeout: .milliseconds(50))
-        #expect(ContinuousClock.now - timed < .seconds(5))
-        let cancelled = Task { await bell.wait(timeout: .seconds(30)) }
+        #expect(ContinuousClock.now - timed < .seconds(150))
+        let cancelled = Task { await bell.wait(timeout: .seconds(300)) }
         cancelled.cancel()
         let c0 = ContinuousClock.now
         await cancelled.value
-        #expect(ContinuousClock.now - c0 < .seconds(5))
+        #expect(ContinuousClock.now - c0 < .seconds(150))
     }
 
     // MARK: delivery, backoff, abandonment
