@@ -261,6 +261,8 @@ public protocol CaseWorkflowWriting: CaseWorkflowReading {
     func updateCaseAction(_ a: CaseAction, from: CaseAction.Status) throws -> Bool
     /// Replaces the subject's email and/or phone (and their blind indexes).
     func updateSubjectContact(subjectID: String, email: String?, phone: String?, at time: Date) throws
+    /// Names the case's subject when it has none yet; false when the case already names one or is closed.
+    func linkCaseSubject(caseID: String, subjectID: String) throws -> Bool
     /// Lifts a freeze; false when the subject was not frozen.
     func unfreezeAccount(subjectID: String) throws -> Bool
 }

@@ -23,6 +23,8 @@ public struct CaseWorkflowService: Sendable {
     public init(_ deps: VigilDependencies) { self.deps = deps }
 
     static let workers: Set<AgentRole> = [.agent, .supervisor, .admin]
+    /// Codes of one kind (email, SMS) sent per case per hour.
+    static let codesPerHour = 3
     static let approvers: Set<AgentRole> = [.supervisor, .admin]
 
     var recovery: RecoveryPolicy { deps.policies.recovery }
@@ -130,6 +132,30 @@ public struct CaseWorkflowService: Sendable {
         }
     }
 
+    // MARK: the subject
+
+    /// Names the wallet user a case is about, when the requester could not (a WeChat message from
+    /// someone who knows only their email): by subject id, registered email or phone. Once.
+    public func linkSubject(caseID: String, identifier: String, by principal: Principal, request: RequestInfo) async throws -> CaseSummary {
+        _ = try Self.agent(principal, Self.workers)
+        let identifier = identifier.trimmingCharacters(in: .whitespaces)
+        guard !identifier.isEmpty, identifier.count <= 320 else {
+            throw VigilError.invalidField(field: "identifier", reason: "must be a subject id, email or phone")
+        }
+        let now = deps.clock.now()
+        return try await deps.store.write { tx in
+            let c = try Self.openCase(tx, caseID)
+            guard c.subjectID == nil else { throw VigilError.conflict(reason: "the case already names its subject") }
+            guard let subjectID = try PasswordResetService.resolve(identifier, tx) else { throw VigilError.notFound(resource: "subject") }
+            guard try tx.linkCaseSubject(caseID: caseID, subjectID: subjectID) else {
+                throw VigilError.conflict(reason: "the case already names its subject")
+            }
+            try CaseAudit(tx: tx, principal: principal, caseID: caseID, request: request, now: now).subject(subjectID, "case.subject_linked")
+            guard let linked = try tx.caseSummary(id: caseID) else { throw VigilError.notFound(resource: "case") }
+            return linked
+        }
+    }
+
     // MARK: notes
 
     /// A note: internal, or a reply sent to the requester (the first reply is the first response).
@@ -230,6 +256,14 @@ public struct CaseWorkflowService: Sendable {
             switch check {
             case .emailOTP, .smsOTP:
                 guard let code, let format = rule.code else { throw VigilError.unavailable(reason: "no code format for \(check.rawValue)") }
+                // A case is not a relay: a few codes an hour to the user's own contact, no more.
+                let lastHour = try tx.caseVerifications(caseID: caseID).filter {
+                    $0.check == check && $0.createdAt > now.addingTimeInterval(-3600)
+                }
+                if lastHour.count >= Self.codesPerHour {
+                    let oldest = lastHour.map(\.createdAt).min() ?? now
+                    throw VigilError.rateLimited(retryAfterSeconds: Int(oldest.addingTimeInterval(3600).timeIntervalSince(now).rounded(.up)))
+                }
                 let subject = try tx.subject(id: subjectID)
                 let recipient: OutboundMessage.Recipient? =
                     check == .emailOTP ? subject?.email.map { .email($0) } : subject?.phone.map { .phone($0) }

@@ -8,6 +8,7 @@ import VigilCore
 /// | method | path                                          | who                                             | audit |
 /// |--------|-----------------------------------------------|-------------------------------------------------|-------|
 /// | POST   | /v1/cases/{id}/triage                         | agent, supervisor, admin                        | `case.retriaged` |
+/// | POST   | /v1/cases/{id}/subject                        | agent, supervisor, admin                        | `case.subject_linked` |
 /// | POST   | /v1/cases/{id}/notes                          | agent, supervisor, admin                        | `case.note_added` |
 /// | POST   | /v1/cases/{id}/verifications                  | agent, supervisor, admin                        | `case.verification_*` |
 /// | POST   | /v1/cases/{id}/verifications/{vid}/code       | agent, supervisor, admin                        | `case.verification_*` |
@@ -47,6 +48,9 @@ struct CaseWorkflowController {
         let action: RecoveryPolicy.Action
         let reason: String
         let new_contact: Contact?
+    }
+    struct SubjectBody: Decodable {
+        let identifier: String
     }
     struct ReasonBody: Decodable {
         let reason: String
@@ -171,6 +175,17 @@ struct CaseWorkflowController {
                 caseID: try context.parameters.require("id"),
                 priority: b.priority,
                 reason: b.reason,
+                by: principal,
+                request: context.requestInfo
+            )
+            return JSONResponse(.ok, CaseController.CaseJSON(c, now: clock.now()))
+        }
+        router.post("/v1/cases/:id/subject") { request, context in
+            let principal = try await api.agent(request, roles: workers)
+            let b = try await api.decode(SubjectBody.self, from: request)
+            let c = try await work.linkSubject(
+                caseID: try context.parameters.require("id"),
+                identifier: b.identifier,
                 by: principal,
                 request: context.requestInfo
             )

@@ -313,6 +313,13 @@ extension SQLiteTransaction {
         }
     }
 
+    func linkCaseSubject(caseID: String, subjectID: String) throws -> Bool {
+        try conn.run(
+            "UPDATE cases SET subject_id = ? WHERE id = ? AND subject_id IS NULL AND status <> 'closed'",
+            [.text(subjectID), .text(caseID)]
+        ) == 1
+    }
+
     func unfreezeAccount(subjectID: String) throws -> Bool {
         try conn.run("DELETE FROM account_freezes WHERE subject_id = ?", [.text(subjectID)]) == 1
     }

@@ -61,6 +61,7 @@ struct AuthorizationMatrixTests {
         "POST /v1/cases/{id}/contact/reveal": [401, 401, 401, 401, 400, 400, 403, 400],
         "POST /v1/cases/{id}/feedback": [401, 400, 403, 400, 400, 400, 403, 400],
         "POST /v1/cases/{id}/notes": [401, 401, 401, 401, 400, 400, 403, 400],
+        "POST /v1/cases/{id}/subject": [401, 401, 401, 401, 400, 400, 403, 400],
         "POST /v1/cases/{id}/triage": [401, 401, 401, 401, 400, 400, 403, 400],
         "POST /v1/cases/{id}/verifications": [401, 401, 401, 401, 400, 400, 403, 400],
         "POST /v1/cases/{id}/verifications/{vid}/code": [401, 401, 401, 401, 400, 400, 403, 400],

@@ -381,6 +381,58 @@ struct CaseWorkflowHTTPTests {
         }
     }
 
+    @Test("a case filed without its subject gets one by registered email; codes to the user are capped per case and hour")
+    func linkSubjectAndCodeCap() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite])
+        try await service.test { client in
+            #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"user-66","email":"zhao@example.org"}"#).status == .created)
+            let caseID = try #require(
+                try field(
+                    try await client.post("/v1/cases", key: key, json: #"{"channel":"wechat","category":"lost_2fa","summary":"cannot log in"}"#),
+                    "case_id"
+                )
+            )
+            let agent = try await activeAgent(service, client, email: "z@vigil.example", role: .agent)
+            try expectErrorShape(
+                try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#),
+                status: .conflict,
+                code: "conflict"
+            )
+            try expectErrorShape(
+                try await client.send(.post, "/v1/cases/\(caseID)/subject", bearer: agent.session, json: #"{"identifier":"nobody@example.org"}"#),
+                status: .notFound,
+                code: "not_found"
+            )
+            let linked = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/subject",
+                bearer: agent.session,
+                json: #"{"identifier":"Zhao@Example.org"}"#
+            )
+            #expect(try field(linked, "subject_id") == "user-66")
+            try expectErrorShape(
+                try await client.send(.post, "/v1/cases/\(caseID)/subject", bearer: agent.session, json: #"{"identifier":"user-66"}"#),
+                status: .conflict,
+                code: "conflict"
+            )
+            #expect(try await service.caseAuditEntries(caseID).contains { $0["action"] as? String == "case.subject_linked" })
+            for _ in 0..<3 {
+                let r = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#)
+                #expect(r.status == .created)
+            }
+            let fourth = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#)
+            try expectErrorShape(fourth, status: .tooManyRequests, code: "rate_limited")
+            #expect(try await service.drainOutbox().filter { $0.kind == .verificationCode }.count == 3)
+            service.clock.advance(seconds: 3601)
+            let later = try await activeAgent(service, client, email: "z2@vigil.example", role: .agent)
+            #expect(
+                try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: later.session, json: #"{"check":"email_otp"}"#).status
+                    == .created
+            )
+        }
+    }
+
     @Test("checks expire: a passed check stops counting after valid_minutes, so the approval is refused then")
     func checksExpire() async throws {
         let service = try TestService()
