@@ -45,31 +45,23 @@ public struct CaseWorkflowService: Sendable {
         let now: Date
 
         func record(_ action: String, _ outcome: AuditRecord.Outcome = .success, _ details: [String: AuditValue] = [:]) throws {
-            var details = details
-            details["case_id"] = .string(caseID)
-            try tx.appendAudit(
-                AuditRecord(
-                    action: action,
-                    actor: principal.actor,
-                    target: .init(type: "case", id: caseID),
-                    outcome: outcome,
-                    requestID: request.requestID,
-                    sourceIP: request.sourceIP,
-                    details: details,
-                    time: now
-                )
-            )
+            try append(action, outcome, target: .init(type: "case", id: caseID), details)
         }
 
         /// An entry about the case's subject (the change an action made), filed under the case.
         func subject(_ subjectID: String, _ action: String, _ details: [String: AuditValue] = [:]) throws {
+            try append(action, .success, target: .init(type: "subject", id: subjectID), details)
+        }
+
+        private func append(_ action: String, _ outcome: AuditRecord.Outcome, target: AuditRecord.Target, _ details: [String: AuditValue]) throws {
             var details = details
             details["case_id"] = .string(caseID)
             try tx.appendAudit(
                 AuditRecord(
                     action: action,
                     actor: principal.actor,
-                    target: .init(type: "subject", id: subjectID),
+                    target: target,
+                    outcome: outcome,
                     requestID: request.requestID,
                     sourceIP: request.sourceIP,
                     details: details,
