@@ -9,6 +9,8 @@ struct SQLiteTransaction: StoreWriting {
     let signing: AuditSigning
     /// Set on the group-commit path, where the store acts on it after COMMIT.
     var effects: WriteEffects? = nil
+    /// The writer's in-memory audit tree state; nil outside the writer's transactions.
+    var auditTip: AuditTip? = nil
 
     // MARK: subjects
 
@@ -115,6 +117,6 @@ struct SQLiteTransaction: StoreWriting {
     // MARK: audit
 
     func appendAudit(_ event: AuditRecord) throws {
-        try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing)
+        try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing, tip: auditTip)
     }
 }
