@@ -94,7 +94,9 @@ public struct KeyedHasher: Sendable {
     }
 
     public func digest(domain: String, value: String) -> [UInt8] {
-        var input = Array(domain.utf8)
+        var input: [UInt8] = []
+        input.reserveCapacity(domain.utf8.count + 1 + value.utf8.count)
+        input.append(contentsOf: domain.utf8)
         input.append(0)
         input.append(contentsOf: value.utf8)
         // Cannot fail: lengths are checked in init and the output length is fixed.

@@ -59,13 +59,10 @@ final class SQLiteConnection {
         }
     }
 
-    /// A cached prepared statement, reset and with bindings cleared. Callers reset it again
-    /// when done (`run`, `query` and `queryOne` do so with `defer`).
+    /// A cached prepared statement, reset and with bindings cleared: every use resets it when
+    /// done (`run`, `query` and `queryOne` do so with `defer`, `step` on an error).
     func statement(_ sql: String) throws -> Statement {
-        if let s = cache[sql] {
-            s.reset()
-            return s
-        }
+        if let s = cache[sql] { return s }
         var stmt: OpaquePointer?
         try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil))
         guard let stmt else { throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement") }
@@ -208,7 +205,7 @@ final class Statement {
             code: sqlite3_extended_errcode(connection.handle),
             message: String(cString: sqlite3_errmsg(connection.handle))
         )
-        sqlite3_reset(stmt)
+        reset()
         throw error
     }
 

@@ -23,9 +23,10 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     private let auditTip = AuditTip()
     /// Checkpoints the WAL off the writer's commits.
     let checkpointer: WALCheckpointer
-    /// A third connection for API-key look-ups, used under `keyLookupLock` on the caller's
-    /// thread (see `apiKey(id:)`).
-    private let keyLookup: SQLiteConnection
+    /// Connections for API-key look-ups on the caller's thread (see `apiKey(id:)`): each taken
+    /// out under `keyLookupLock` and used by one caller at a time, opened when none is free (so
+    /// there are at most as many as threads that looked a key up at once).
+    private var keyLookups: [SQLiteConnection] = []
     private let keyLookupLock = NSLock()
     let keyring: Keyring
     let clock: any VigilClock
@@ -53,8 +54,6 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         checkpointer.install(on: writer)
         reader = try SQLiteConnection(path: path)
         try Self.configure(reader)
-        keyLookup = try SQLiteConnection(path: path)
-        try Self.configure(keyLookup)
         let (keyring, bootstrapped) = try Keyring.loadOrBootstrap(writer, master: masterKey, now: clock.now())
         self.keyring = keyring
         if bootstrapped {
@@ -194,7 +193,10 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                 if take.isEmpty { draining = false }
                 return take
             }
-            if batch.isEmpty { return }
+            if batch.isEmpty {
+                checkpointer.writerIdle()
+                return
+            }
             var batchError: (any Error)?
             let effects = WriteEffects()
             do {
@@ -250,8 +252,21 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
 
     private func lookUpAPIKey(id: String) throws -> APIKeyRecord? {
         keyLookupLock.lock()
-        defer { keyLookupLock.unlock() }
-        return try SQLiteTransaction(conn: keyLookup, keyring: keyring, signing: signing).apiKey(id: id)
+        let pooled = keyLookups.popLast()
+        keyLookupLock.unlock()
+        let conn: SQLiteConnection
+        if let pooled {
+            conn = pooled
+        } else {
+            conn = try SQLiteConnection(path: path)
+            try Self.configure(conn)
+        }
+        defer {
+            keyLookupLock.lock()
+            keyLookups.append(conn)
+            keyLookupLock.unlock()
+        }
+        return try SQLiteTransaction(conn: conn, keyring: keyring, signing: signing).apiKey(id: id)
     }
 
     public func ping() async -> Bool {
