@@ -79,10 +79,20 @@ struct SQLiteTransaction: StoreWriting {
             id: row.text(0) ?? "",
             name: row.text(1) ?? "",
             secretHash: row.blob(2) ?? [],
-            scopes: (row.text(3) ?? "").split(separator: ",").compactMap { Scope(rawValue: String($0)) },
+            scopes: Self.scopes(row.text(3) ?? ""),
             createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast,
             revokedAt: row.text(5).flatMap { Timestamp.parse($0) }
         )
+    }
+
+    /// The stored comma-separated scope list; unknown names are skipped. Matched on the UTF-8
+    /// bytes (this runs on every service request).
+    static func scopes(_ text: String) -> [Scope] {
+        var scopes: [Scope] = []
+        for part in text.utf8.split(separator: UInt8(ascii: ",")) {
+            if let scope = Scope.allCases.first(where: { $0.rawValue.utf8.elementsEqual(part) }) { scopes.append(scope) }
+        }
+        return scopes
     }
 
     func apiKey(id: String) throws -> APIKeyRecord? {

@@ -294,6 +294,14 @@ struct SQLiteStoreTests {
         #expect(try await store.read { try $0.subjectExists(id: "deadbeef-10599") })
     }
 
+    @Test("a stored scope list reads back in order; unknown or empty names are skipped")
+    func storedScopes() {
+        #expect(SQLiteTransaction.scopes("subjects:write,credentials:verify") == [.subjectsWrite, .credentialsVerify])
+        #expect(SQLiteTransaction.scopes("audit:read,,no:such,recovery:write") == [.auditRead, .recoveryWrite])
+        #expect(SQLiteTransaction.scopes("").isEmpty)
+        #expect(SQLiteTransaction.scopes(Scope.allCases.map(\.rawValue).joined(separator: ",")) == Scope.allCases)
+    }
+
     @Test("migrations are recorded and a second open applies nothing")
     func migrations() async throws {
         let store = try open()
