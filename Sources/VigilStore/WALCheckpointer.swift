@@ -51,7 +51,7 @@ final class WALCheckpointer: WALHookTarget, @unchecked Sendable {
     /// The WAL size after the last commit (writer thread only; tests read it).
     private(set) var lastPages = 0
 
-    init(path: String, afterPages: Int = 1000, restartAfterPages: Int = 16_384, restartTail: Int = 512, maxPages: Int = 65_536) {
+    init(path: String, afterPages: Int = 1000, restartAfterPages: Int = 32_768, restartTail: Int = 512, maxPages: Int = 131_072) {
         self.path = path
         self.afterPages = afterPages
         self.restartAfterPages = restartAfterPages
