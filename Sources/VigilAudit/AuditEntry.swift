@@ -99,13 +99,20 @@ public struct AuditEntry: Sendable, Hashable {
         self.requestID = requestID
         self.sourceIPHash = sourceIPHash
         self.details = details
-        try validate()
+        try validateFields()
+        try Self.checkSize(canonicalBytes())
     }
 
     /// The entry for `event`, recorded as leaf `seq` at `date` (from the injected clock).
     public init(seq: UInt64, date: Date, event: AuditEvent) throws(AuditError) {
-        try self.init(
-            seq: seq,
+        self = try Self.encoded(seq: seq, date: date, event: event).entry
+    }
+
+    /// The entry for `event` and its canonical bytes, encoded once (the initialisers encode to
+    /// check the size, and `canonicalBytes()` would encode again): what an append needs.
+    static func encoded(seq: UInt64, date: Date, event: AuditEvent) throws(AuditError) -> (entry: AuditEntry, bytes: [UInt8]) {
+        let entry = AuditEntry(
+            unchecked: seq,
             time: AuditTime.format(date),
             actor: event.actor,
             action: event.action,
@@ -115,6 +122,32 @@ public struct AuditEntry: Sendable, Hashable {
             sourceIPHash: event.sourceIPHash,
             details: event.details
         )
+        try entry.validateFields()
+        let bytes = entry.canonicalBytes()
+        try checkSize(bytes)
+        return (entry, bytes)
+    }
+
+    private init(
+        unchecked seq: UInt64,
+        time: String,
+        actor: Actor,
+        action: String,
+        target: Target?,
+        outcome: Outcome,
+        requestID: String?,
+        sourceIPHash: String?,
+        details: [String: DetailValue]
+    ) {
+        self.seq = seq
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.outcome = outcome
+        self.requestID = requestID
+        self.sourceIPHash = sourceIPHash
+        self.details = details
     }
 
     /// Everything but `seq` and `time`.
@@ -143,8 +176,8 @@ public struct AuditEntry: Sendable, Hashable {
     /// line, and hashed into the leaf `SHA-256(0x00 ‖ bytes)`.
     public func canonicalBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(320)
-        CanonicalJSON.encode(jsonValue, into: &out)
+        out.reserveCapacity(384)
+        encodeCanonical(into: &out)
         return out
     }
 
@@ -209,24 +242,71 @@ public struct AuditEntry: Sendable, Hashable {
         guard canonicalBytes() == bytes else { throw .malformed("entry: not in canonical form") }
     }
 
-    private var jsonValue: CanonicalJSON.Value {
-        var members: [(String, CanonicalJSON.Value)] = [
-            ("action", .string(action)),
-            ("actor", .object([("id", .string(actor.id)), ("type", .string(actor.type.rawValue))])),
-            ("details", .object(details.map { ($0.key, $0.value.jsonValue) })),
-            ("outcome", .string(outcome.rawValue)),
-            ("seq", .integer(Int64(seq))),
-            ("time", .string(time)),
-        ]
-        if let target { members.append(("target", .object([("id_hash", .string(target.idHash)), ("type", .string(target.type))]))) }
-        if let requestID { members.append(("request_id", .string(requestID))) }
-        if let sourceIPHash { members.append(("source_ip_hash", .string(sourceIPHash))) }
-        return .object(members)
+    /// What `CanonicalJSON.encode` makes of the entry as an object, written straight into
+    /// `out`: the member names are fixed, so they are listed here already in JCS order (UTF-16
+    /// code units: action, actor, details, outcome, request_id, seq, source_ip_hash, target,
+    /// time; id before type); only the names in `details` are sorted.
+    private func encodeCanonical(into out: inout [UInt8]) {
+        func name(_ n: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            n.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
+        }
+        out.append(UInt8(ascii: "{"))
+        name("action", first: true)
+        CanonicalJSON.encodeString(action, into: &out)
+        name("actor")
+        out.append(UInt8(ascii: "{"))
+        name("id", first: true)
+        CanonicalJSON.encodeString(actor.id, into: &out)
+        name("type")
+        CanonicalJSON.encodeString(actor.type.rawValue, into: &out)
+        out.append(UInt8(ascii: "}"))
+        name("details")
+        out.append(UInt8(ascii: "{"))
+        let sortedDetails =
+            details.count < 2 ? Array(details) : details.sorted { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }
+        for (i, (key, value)) in sortedDetails.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            CanonicalJSON.encodeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            switch value {
+            case .string(let s): CanonicalJSON.encodeString(s, into: &out)
+            case .integer(let n): CanonicalJSON.encodeInteger(n, into: &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        name("outcome")
+        CanonicalJSON.encodeString(outcome.rawValue, into: &out)
+        if let requestID {
+            name("request_id")
+            CanonicalJSON.encodeString(requestID, into: &out)
+        }
+        name("seq")
+        CanonicalJSON.encodeInteger(Int64(seq), into: &out)
+        if let sourceIPHash {
+            name("source_ip_hash")
+            CanonicalJSON.encodeString(sourceIPHash, into: &out)
+        }
+        if let target {
+            name("target")
+            out.append(UInt8(ascii: "{"))
+            name("id_hash", first: true)
+            CanonicalJSON.encodeString(target.idHash, into: &out)
+            name("type")
+            CanonicalJSON.encodeString(target.type, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        name("time")
+        CanonicalJSON.encodeString(time, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     // MARK: Validation
 
-    private func validate() throws(AuditError) {
+    private func validateFields() throws(AuditError) {
         guard seq <= Self.maxSeq else { throw .invalidEntry("seq above 2^53 - 1") }
         guard AuditTime.isValid(time) else { throw .invalidEntry("time must be UTC RFC 3339 with milliseconds, e.g. 2026-11-27T17:36:27.123Z") }
         guard !actor.id.isEmpty, Self.isPrintable(actor.id) else { throw .invalidEntry("actor.id must be non-empty printable text") }
@@ -248,7 +328,10 @@ public struct AuditEntry: Sendable, Hashable {
                 throw .invalidEntry("details.\(key) is outside ±(2^53 - 1)")
             }
         }
-        guard canonicalBytes().count <= Self.maxEncodedBytes else { throw .invalidEntry("longer than \(Self.maxEncodedBytes) bytes") }
+    }
+
+    private static func checkSize(_ bytes: [UInt8]) throws(AuditError) {
+        guard bytes.count <= maxEncodedBytes else { throw .invalidEntry("longer than \(maxEncodedBytes) bytes") }
     }
 
     /// `[a-z][a-z0-9<extra>]*`.
@@ -262,22 +345,27 @@ public struct AuditEntry: Sendable, Hashable {
 
     /// Two or more `.`-separated lowercase snake-case segments.
     static func isDotted(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count >= 2 && parts.allSatisfy { isIdentifier(String($0), allowing: "_") }
+        var segments = 1
+        var atSegmentStart = true
+        for c in s.utf8 {
+            if atSegmentStart {
+                guard c >= UInt8(ascii: "a"), c <= UInt8(ascii: "z") else { return false }
+                atSegmentStart = false
+            } else if c == UInt8(ascii: ".") {
+                segments += 1
+                atSegmentStart = true
+            } else {
+                guard
+                    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_")
+                else { return false }
+            }
+        }
+        return segments >= 2 && !atSegmentStart
     }
 
     /// No control characters (identifiers and hashes are single-line printable text).
     static func isPrintable(_ s: String) -> Bool {
         s.unicodeScalars.allSatisfy { !($0.value < 0x20 || (0x7F...0x9F).contains($0.value)) }
-    }
-}
-
-extension AuditEntry.DetailValue {
-    fileprivate var jsonValue: CanonicalJSON.Value {
-        switch self {
-        case .string(let s): .string(s)
-        case .integer(let n): .integer(n)
-        }
     }
 }
 

@@ -37,8 +37,7 @@ public struct AuditLogState: Sendable, Hashable {
 
     /// Records `event` at `date` as the next entry.
     public mutating func append(_ event: AuditEvent, at date: Date) throws(AuditError) -> AppendedAuditEntry {
-        let entry = try AuditEntry(seq: tree.end, date: date, event: event)
-        let bytes = entry.canonicalBytes()
+        let (entry, bytes) = try AuditEntry.encoded(seq: tree.end, date: date, event: event)
         let leaf = tree.append(entryBytes: bytes)
         return AppendedAuditEntry(entry: entry, bytes: bytes, leafHash: leaf)
     }

@@ -16,13 +16,39 @@ public enum AuditTime {
         }
         let (y, m, d) = civil(fromDays: days)
         let year = min(max(y, 0), 9999)
-        return "\(pad(year, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):"
-            + "\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))Z"
+        return String(unsafeUninitializedCapacity: 24) { out in
+            func put(_ value: Int64, _ width: Int, at index: Int) {
+                var v = value
+                for i in stride(from: index + width - 1, through: index, by: -1) {
+                    out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            out[4] = UInt8(ascii: "-")
+            put(m, 2, at: 5)
+            out[7] = UInt8(ascii: "-")
+            put(d, 2, at: 8)
+            out[10] = UInt8(ascii: "T")
+            put(msOfDay / 3_600_000, 2, at: 11)
+            out[13] = UInt8(ascii: ":")
+            put(msOfDay / 60_000 % 60, 2, at: 14)
+            out[16] = UInt8(ascii: ":")
+            put(msOfDay / 1000 % 60, 2, at: 17)
+            out[19] = UInt8(ascii: ".")
+            put(msOfDay % 1000, 3, at: 20)
+            out[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     /// The date `text` denotes; nil unless it is in the audit format and a real date.
     public static func parse(_ text: String) -> Date? {
-        let c = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    private static func parse(utf8 c: UnsafeBufferPointer<UInt8>) -> Date? {
         guard c.count == 24 else { return nil }
         func num(_ r: Range<Int>) -> Int64? {
             var v: Int64 = 0
@@ -32,8 +58,9 @@ public enum AuditTime {
             }
             return v
         }
-        let seps: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")]
-        guard seps.allSatisfy({ c[$0.0] == $0.1.asciiValue! }) else { return nil }
+        guard c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T"), c[13] == UInt8(ascii: ":"),
+            c[16] == UInt8(ascii: ":"), c[19] == UInt8(ascii: "."), c[23] == UInt8(ascii: "Z")
+        else { return nil }
         guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
             let s = num(17..<19), let ms = num(20..<23)
         else { return nil }
@@ -47,11 +74,6 @@ public enum AuditTime {
 
     /// True when `text` is a timestamp in the audit format.
     public static func isValid(_ text: String) -> Bool { parse(text) != nil }
-
-    private static func pad(_ v: Int64, _ width: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, width - s.count)) + s
-    }
 
     // Howard Hinnant's civil-calendar algorithms (proleptic Gregorian).
     private static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {

@@ -50,6 +50,11 @@ public enum OneTimePassword {
         var message = [UInt8](repeating: 0, count: 8)
         for i in 0..<8 { message[i] = UInt8(truncatingIfNeeded: counter >> UInt64(56 - 8 * i)) }
         let mac = try HMAC.authenticate(algorithm.hmac, key: secret, message: message)
+        return truncatedCode(mac, digits: digits)
+    }
+
+    /// RFC 4226 §5.3 dynamic truncation of `mac`, zero-padded to `digits`.
+    private static func truncatedCode(_ mac: [UInt8], digits: Int) -> String {
         let offset = Int(mac[mac.count - 1] & 0x0f)
         let binary =
             (UInt32(mac[offset] & 0x7f) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
@@ -57,6 +62,10 @@ public enum OneTimePassword {
         let value = binary % powersOfTen[digits]
         let text = String(value)
         return String(repeating: "0", count: digits - text.count) + text
+    }
+
+    private static func counterBytes(_ counter: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: counter >> UInt64(56 - 8 * $0)) }
     }
 
     /// The time step of `date` (`floor(unix / period)`); 0 before the epoch.
@@ -85,13 +94,17 @@ public enum OneTimePassword {
         parameters p: Parameters,
         lastAcceptedStep: UInt64?
     ) throws -> UInt64? {
+        precondition((6...9).contains(p.digits), "digits must be 6...9")
         guard isWellFormed(code, digits: p.digits) else { return nil }
         let current = step(at: now, period: p.period)
         let presented = Array(code.utf8)
         var matched: UInt64?
         let low = current >= UInt64(p.window) ? current - UInt64(p.window) : 0
-        for candidate in low...(current + UInt64(p.window)) {
-            let expected = try hotp(secret: secret, counter: candidate, digits: p.digits, algorithm: p.algorithm)
+        let candidates = Array(low...(current + UInt64(p.window)))
+        // One HMAC context for the whole window (the key is set once).
+        let macs = try HMAC.authenticate(p.algorithm.hmac, key: secret, messages: candidates.map(counterBytes))
+        for (candidate, mac) in zip(candidates, macs) {
+            let expected = truncatedCode(mac, digits: p.digits)
             let equal = ConstantTime.equals(Array(expected.utf8), presented)
             let fresh = lastAcceptedStep.map { candidate > $0 } ?? true
             if equal && fresh && matched == nil { matched = candidate }

@@ -15,7 +15,8 @@ import Glibc
 /// - at most `queueLimit` jobs wait (by default 2 × `workers`); a job that arrives when
 ///   `workers + queueLimit` are already admitted fails at once with
 ///   `VigilError.overloaded` (503 with `Retry-After`) rather than waiting without bound;
-/// - the password stays in guarded memory (`SecretBytes`) on its way to libsodium;
+/// - the password stays in a `SecretBytes` (zeroed on release; see `PasswordCandidate`) on its
+///   way to libsodium;
 /// - use cases call the hasher before or after their store transaction, never inside it: the
 ///   writer serialises every use case, and a 50 ms hash there would stall them all.
 public final class PasswordHasher: Sendable {

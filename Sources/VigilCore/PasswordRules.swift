@@ -75,8 +75,14 @@ public struct PasswordRules: Sendable {
     }
 }
 
-/// A password after NFKC normalisation, its UTF-8 bytes in guarded memory. It does not print,
-/// encode or compare itself.
+/// A password after NFKC normalisation, its UTF-8 bytes in a `SecretBytes` that is zeroed on
+/// release. It does not print, encode or compare itself.
+///
+/// Per-request memory, not `sodium_malloc` pages (as for a TOTP secret decrypted for one
+/// verification): the mmap/mprotect/mlock/munmap of guarded pages take the process's memory-map
+/// lock, which the argon2id workers hold for milliseconds while libsodium maps and populates
+/// 19 MiB per hash, so under a busy pool every request that made a candidate stalled there — on
+/// the threads that also answer TOTP verifies.
 public struct PasswordCandidate: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     let secret: SecretBytes
     /// Unicode code points of the normalised form.
@@ -85,7 +91,7 @@ public struct PasswordCandidate: Sendable, CustomStringConvertible, CustomDebugS
     init(normalised: String, codePoints: Int) throws {
         var bytes = Array(normalised.utf8)
         defer { for i in bytes.indices { bytes[i] = 0 } }
-        secret = try SecretBytes(copying: bytes)
+        secret = try SecretBytes(transient: bytes)
         self.codePoints = codePoints
     }
 

@@ -105,7 +105,7 @@ public struct APIKeyService: Sendable {
     /// (malformed, unknown, wrong secret, revoked look the same to the caller).
     public func authenticate(bearer: String?) async throws -> Principal {
         guard let bearer, let token = APIKeyToken.parse(bearer) else { throw VigilError.unauthenticated }
-        let record = try await store.read { try $0.apiKey(id: token.id) }
+        let record = try await store.apiKey(id: token.id)
         guard let record, token.matches(record), record.revokedAt == nil else { throw VigilError.unauthenticated }
         return .service(keyID: record.id, name: record.name, scopes: record.scopes)
     }

@@ -16,6 +16,16 @@ public protocol DataStore: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T
     /// A cheap check that the database answers, for `/readyz`.
     func ping() async -> Bool
+    /// The API key `id` as committed now (every service request starts with this look-up, so a
+    /// store may make it cheaper than a `read`, but never stale: a revoked key must fail the
+    /// next request).
+    func apiKey(id: String) async throws -> APIKeyRecord?
+}
+
+extension DataStore {
+    public func apiKey(id: String) async throws -> APIKeyRecord? {
+        try await read { try $0.apiKey(id: id) }
+    }
 }
 
 public protocol StoreReading: SecondFactorReading, PasswordReading, SuspiciousLoginReading, OutboxReading, PasswordResetReading, AgentReading,

@@ -3,13 +3,21 @@ import Foundation
 /// Text encodings of bytes (RFC 4648), with strict decoders that reject anything malformed.
 public enum ByteEncoding {
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
+        hex(Array(bytes))
+    }
+
+    /// The array form is the one hot paths call (pseudonyms, hashes): no generic iteration.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBufferPointer { input in
+            String(unsafeUninitializedCapacity: 2 * input.count) { out in
+                func digit(_ v: UInt8) -> UInt8 { v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10 }
+                for (i, b) in input.enumerated() {
+                    out[2 * i] = digit(b >> 4)
+                    out[2 * i + 1] = digit(b & 0x0f)
+                }
+                return 2 * input.count
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func fromHex(_ text: String) -> [UInt8]? {

@@ -58,6 +58,40 @@ public enum HMAC {
         return out
     }
 
+    /// `HMAC-<algorithm>(key, m)` for each `m` of `messages`, on one context whose key is set
+    /// once (TOTP checks a window of counters under one secret).
+    public static func authenticate(_ algorithm: Algorithm, key: SecretBytes, messages: [[UInt8]]) throws -> [[UInt8]] {
+        guard let mac else { throw CryptoError.primitiveFailed("EVP_MAC_fetch") }
+        guard let ctx = EVP_MAC_CTX_new(mac) else { throw CryptoError.primitiveFailed("EVP_MAC_CTX_new") }
+        defer { EVP_MAC_CTX_free(ctx) }
+        return try key.withUnsafeBytes { k in
+            let keyed: Bool = algorithm.rawValue.withCString { name in
+                var params = [vigil_ossl_param_digest(name), vigil_ossl_param_end()]
+                var placeholder: UInt8 = 0
+                return withUnsafePointer(to: &placeholder) { fallback in
+                    let keyPointer = k.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback
+                    return EVP_MAC_init(ctx, keyPointer, k.count, &params) == 1
+                }
+            }
+            guard keyed else { throw CryptoError.primitiveFailed("HMAC") }
+            var outputs: [[UInt8]] = []
+            outputs.reserveCapacity(messages.count)
+            for (i, message) in messages.enumerated() {
+                // A null key re-initialises the context with the key already set.
+                if i > 0 { guard EVP_MAC_init(ctx, nil, 0, nil) == 1 else { throw CryptoError.primitiveFailed("HMAC") } }
+                var out = [UInt8](repeating: 0, count: algorithm.outputBytes)
+                var outLength = 0
+                let ok = message.withUnsafeBufferPointer { m in
+                    (m.isEmpty || EVP_MAC_update(ctx, m.baseAddress, m.count) == 1)
+                        && EVP_MAC_final(ctx, &out, &outLength, out.count) == 1
+                }
+                guard ok, outLength == algorithm.outputBytes else { throw CryptoError.primitiveFailed("HMAC") }
+                outputs.append(out)
+            }
+            return outputs
+        }
+    }
+
     public static func authenticate(
         _ algorithm: Algorithm,
         key: SecretBytes,

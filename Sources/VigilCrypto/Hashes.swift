@@ -93,11 +93,33 @@ public struct KeyedHasher: Sendable {
         self.key = key
     }
 
+    /// Keyed BLAKE2b-256 of `domain ‖ 0x00 ‖ value`, fed to libsodium's streaming interface
+    /// straight from the strings' UTF-8 (blind indexes and pseudonyms are computed on every
+    /// request).
     public func digest(domain: String, value: String) -> [UInt8] {
-        var input = Array(domain.utf8)
-        input.append(0)
-        input.append(contentsOf: value.utf8)
-        // Cannot fail: lengths are checked in init and the output length is fixed.
-        return (try? BLAKE2b.hash(input, key: key, outputLength: 32)) ?? []
+        // The state is opaque and wants 64-byte alignment, which a Swift stack value does not
+        // promise; it holds the key's block, so it is zeroed after use.
+        let stateBytes = crypto_generichash_statebytes()
+        let state = UnsafeMutableRawPointer.allocate(byteCount: stateBytes, alignment: 64)
+        defer {
+            sodium_memzero(state, stateBytes)
+            state.deallocate()
+        }
+        let typed = OpaquePointer(state)
+        var out = [UInt8](repeating: 0, count: 32)
+        // Cannot fail: the key length is checked in init and the output length is fixed.
+        key.withUnsafeBytes { k in
+            _ = crypto_generichash_init(typed, k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count, 32)
+        }
+        func absorb(_ text: String) {
+            var text = text
+            text.withUTF8 { _ = crypto_generichash_update(typed, $0.baseAddress, UInt64($0.count)) }
+        }
+        absorb(domain)
+        var separator: UInt8 = 0
+        _ = crypto_generichash_update(typed, &separator, 1)
+        absorb(value)
+        _ = crypto_generichash_final(typed, &out, 32)
+        return out
     }
 }

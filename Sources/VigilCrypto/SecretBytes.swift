@@ -47,10 +47,16 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible,
         let n = bytes.count
         let p = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(n, 1), alignment: 16)
         let typed = p.bindMemory(to: UInt8.self, capacity: Swift.max(n, 1))
-        var i = 0
-        for b in bytes {
-            typed[i] = b
-            i += 1
+        let copied = bytes.withContiguousStorageIfAvailable { source in
+            if let base = source.baseAddress { typed.update(from: base, count: n) }
+            return true
+        }
+        if copied == nil {
+            var i = 0
+            for b in bytes {
+                typed[i] = b
+                i += 1
+            }
         }
         self.pointer = p
         self.count = n

@@ -34,8 +34,11 @@ enum AuditAppender {
         return state
     }
 
-    static func append(_ record: AuditRecord, conn: SQLiteConnection, keyring: Keyring, signing: AuditSigning) throws {
-        var state = try loadState(conn)
+    /// Appends `record` as the next entry. With a `tip` (the writer's transactions) the tree
+    /// state comes from memory and is saved once before the transaction commits; without one
+    /// it is read and written here.
+    static func append(_ record: AuditRecord, conn: SQLiteConnection, keyring: Keyring, signing: AuditSigning, tip: AuditTip? = nil) throws {
+        var state = try tip?.current(conn) ?? loadState(conn)
         let event = AuditEvent(
             actor: AuditEntry.Actor(type: actorKind(record.actor.type), id: record.actor.id),
             action: record.action,
@@ -55,7 +58,11 @@ enum AuditAppender {
             "INSERT INTO audit_entries (seq, time, entry, leaf_hash) VALUES (?, ?, ?, ?)",
             [.int(Int64(appended.seq)), .text(appended.entry.time), .blob(appended.bytes), .blob(appended.leafHash.bytes)]
         )
-        try saveState(state, conn: conn)
+        if let tip {
+            tip.update(state)
+        } else {
+            try saveState(state, conn: conn)
+        }
         if state.size % UInt64(max(1, signing.everyEntries)) == 0 {
             try sign(state, conn: conn, signing: signing, at: record.time)
         }
@@ -91,5 +98,67 @@ enum AuditAppender {
         case .agent: .agent
         case .system: .system
         }
+    }
+}
+
+/// The audit log's tree state between the writer's transactions, so that an append neither
+/// reads nor writes the `audit_state` row: the state is read once, kept in memory, and written
+/// once per transaction, just before `COMMIT`. Touched only on the writer's queue.
+///
+/// Rules:
+/// - `begin` runs first in every write transaction, with the write lock held: when another
+///   connection (a CLI process, another instance) has committed since this connection's last
+///   transaction (`PRAGMA data_version` moved), the state is read again from the database;
+/// - a use case rolled back to its savepoint takes the state back with it (`mark`/`restore`);
+/// - a transaction that does not commit forgets the state (`abandon`), so the next one reads it;
+/// - `flush` writes the row before `COMMIT`, so the committed `audit_state` always matches the
+///   committed entries, exactly as when every append wrote it.
+final class AuditTip {
+    private var state: AuditLogState?
+    private var dirty = false
+    private var dataVersion: Int64?
+
+    /// Where a use case started, to return to if it is rolled back.
+    struct Mark {
+        fileprivate let state: AuditLogState?
+        fileprivate let dirty: Bool
+    }
+
+    func begin(_ conn: SQLiteConnection) throws {
+        let version = try conn.queryOne("PRAGMA data_version", [], { $0.int(0) })
+        if version == nil || version != dataVersion { state = nil }
+        dataVersion = version
+        dirty = false
+    }
+
+    func current(_ conn: SQLiteConnection) throws -> AuditLogState {
+        if let state { return state }
+        let loaded = try AuditAppender.loadState(conn)
+        state = loaded
+        return loaded
+    }
+
+    func update(_ newState: AuditLogState) {
+        state = newState
+        dirty = true
+    }
+
+    func mark() -> Mark { Mark(state: state, dirty: dirty) }
+
+    func restore(_ mark: Mark) {
+        state = mark.state
+        dirty = mark.dirty
+    }
+
+    /// Writes the state row if this transaction appended; call just before `COMMIT`.
+    func flush(_ conn: SQLiteConnection) throws {
+        guard dirty, let state else { return }
+        try AuditAppender.saveState(state, conn: conn)
+        dirty = false
+    }
+
+    func abandon() {
+        state = nil
+        dirty = false
     }
 }

@@ -25,7 +25,9 @@ extension SQLiteTransaction {
     }
 
     func signAuditCheckpoint(at time: Date) throws {
-        try AuditAppender.sign(try AuditAppender.loadState(conn), conn: conn, signing: signing, at: time)
+        // The writer keeps the tree state in memory until COMMIT (AuditTip): the row may not yet
+        // hold this transaction's appends.
+        try AuditAppender.sign(try auditTip?.current(conn) ?? AuditAppender.loadState(conn), conn: conn, signing: signing, at: time)
     }
 }
 

@@ -20,6 +20,7 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 final class SQLiteConnection {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
+    private var walHookTarget: WALHookTarget?
 
     init(path: String, readOnly: Bool = false) throws {
         var db: OpaquePointer?
@@ -58,13 +59,10 @@ final class SQLiteConnection {
         }
     }
 
-    /// A cached prepared statement, reset and with bindings cleared. Callers reset it again
-    /// when done (`run`, `query` and `queryOne` do so with `defer`).
+    /// A cached prepared statement, reset and with bindings cleared: every use resets it when
+    /// done (`run`, `query` and `queryOne` do so with `defer`, `step` on an error).
     func statement(_ sql: String) throws -> Statement {
-        if let s = cache[sql] {
-            s.reset()
-            return s
-        }
+        if let s = cache[sql] { return s }
         var stmt: OpaquePointer?
         try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil))
         guard let stmt else { throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement") }
@@ -104,18 +102,52 @@ final class SQLiteConnection {
     }
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE` for writes, so the write lock is taken
-    /// up front and `busy_timeout` applies there); rolls back on any error.
+    /// up front and `busy_timeout` applies there); rolls back on any error. `BEGIN` and `COMMIT`
+    /// are cached statements (`sqlite3_exec` would prepare them on every call).
     func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
-        try exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        try run(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let result = try body()
-            try exec("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
             try? exec("ROLLBACK")
             throw error
         }
     }
+
+    /// Replaces SQLite's automatic checkpoint (which runs inside the `COMMIT` that crosses
+    /// 1000 WAL pages, fsync included) with `onCommit`, called after every commit on this
+    /// connection with the number of pages now in the WAL. `target` is kept alive with the
+    /// connection.
+    func setWALHook(_ target: WALHookTarget) {
+        walHookTarget = target
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<WALHookTarget>.fromOpaque(context).takeUnretainedValue().walCommitted(pages: Int(pages))
+                return SQLITE_OK
+            },
+            Unmanaged.passUnretained(target).toOpaque()
+        )
+    }
+
+    /// A passive checkpoint on this connection: copies what it can from the WAL into the
+    /// database without waiting for (or blocking) readers and writers. Returns the WAL's size
+    /// and the frames checkpointed, in pages.
+    @discardableResult
+    func checkpointPassive() throws -> (log: Int, checkpointed: Int) {
+        var log: Int32 = 0
+        var done: Int32 = 0
+        try check(sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done))
+        return (Int(log), Int(done))
+    }
+}
+
+/// Told after each commit how large the WAL has grown (see `SQLiteConnection.setWALHook`).
+class WALHookTarget {
+    func walCommitted(pages: Int) {}
 }
 
 /// A value to bind. Blobs and text are copied by SQLite (`SQLITE_TRANSIENT`), lengths are
@@ -173,7 +205,7 @@ final class Statement {
             code: sqlite3_extended_errcode(connection.handle),
             message: String(cString: sqlite3_errmsg(connection.handle))
         )
-        sqlite3_reset(stmt)
+        reset()
         throw error
     }
 

@@ -19,6 +19,15 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     private var pending: [WriteJob] = []
     private var draining = false
     private let readerQueue = DispatchQueue(label: "vigil.sqlite.reader")
+    /// The audit tree state between the writer's transactions (writer queue only).
+    private let auditTip = AuditTip()
+    /// Checkpoints the WAL off the writer's commits.
+    let checkpointer: WALCheckpointer
+    /// Connections for API-key look-ups on the caller's thread (see `apiKey(id:)`): each taken
+    /// out under `keyLookupLock` and used by one caller at a time, opened when none is free (so
+    /// there are at most as many as threads that looked a key up at once).
+    private var keyLookups: [SQLiteConnection] = []
+    private let keyLookupLock = NSLock()
     let keyring: Keyring
     let clock: any VigilClock
     let signing: AuditSigning
@@ -41,13 +50,15 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
         if isNew { _ = chmod(path, 0o600) }
         try Self.configure(writer)
         try Self.migrate(writer, now: clock.now())
+        checkpointer = WALCheckpointer(path: path)
+        checkpointer.install(on: writer)
         reader = try SQLiteConnection(path: path)
         try Self.configure(reader)
         let (keyring, bootstrapped) = try Keyring.loadOrBootstrap(writer, master: masterKey, now: clock.now())
         self.keyring = keyring
         if bootstrapped {
-            try writer.transaction(immediate: true) {
-                try SQLiteTransaction(conn: writer, keyring: keyring, signing: signing).appendAudit(
+            try writerTransaction { tx in
+                try tx.appendAudit(
                     AuditRecord(
                         action: "keys.bootstrapped",
                         actor: .system,
@@ -56,6 +67,29 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     )
                 )
             }
+        }
+    }
+
+    deinit {
+        checkpointer.close()
+    }
+
+    /// One transaction on the writer connection outside group commit (key administration,
+    /// checkpoints, bootstrap); on the writer queue, or in `init` before any queue work.
+    private func writerTransaction<T>(_ body: (SQLiteTransaction) throws -> T) throws -> T {
+        try writer.run("BEGIN IMMEDIATE")
+        do {
+            try auditTip.begin(writer)
+            let result = try body(
+                SQLiteTransaction(conn: writer, keyring: keyring, signing: signing, auditTip: auditTip)
+            )
+            try auditTip.flush(writer)
+            try writer.run("COMMIT")
+            return result
+        } catch {
+            auditTip.abandon()
+            try? writer.exec("ROLLBACK")
+            throw error
         }
     }
 
@@ -159,21 +193,31 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                 if take.isEmpty { draining = false }
                 return take
             }
-            if batch.isEmpty { return }
+            if batch.isEmpty {
+                checkpointer.writerIdle()
+                return
+            }
             var batchError: (any Error)?
             let effects = WriteEffects()
             do {
                 try writer.run("BEGIN IMMEDIATE")
                 do {
+                    try auditTip.begin(writer)
                     try keyring.refresh(writer)
-                    let tx = SQLiteTransaction(conn: writer, keyring: keyring, signing: signing, effects: effects)
+                    let tx = SQLiteTransaction(conn: writer, keyring: keyring, signing: signing, effects: effects, auditTip: auditTip)
                     for job in batch {
                         try writer.run("SAVEPOINT use_case")
-                        if !job.run(tx) { try writer.run("ROLLBACK TO use_case") }
+                        let mark = auditTip.mark()
+                        if !job.run(tx) {
+                            try writer.run("ROLLBACK TO use_case")
+                            auditTip.restore(mark)
+                        }
                         try writer.run("RELEASE use_case")
                     }
+                    try auditTip.flush(writer)
                     try writer.run("COMMIT")
                 } catch {
+                    auditTip.abandon()
                     try? writer.exec("ROLLBACK")
                     throw error
                 }
@@ -192,10 +236,37 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     public func checkpoint() async throws -> Bool {
         let now = clock.now()
         return try await onWriter { conn in
-            try conn.transaction(immediate: true) {
-                try AuditAppender.sign(try AuditAppender.loadState(conn), conn: conn, signing: self.signing, at: now)
+            try self.writerTransaction { _ in
+                try AuditAppender.sign(try self.auditTip.current(conn), conn: conn, signing: self.signing, at: now)
             }
         }
+    }
+
+    /// The API key `id`, read on the caller's thread: one indexed read of a small table on a
+    /// connection of its own, so the check every service request starts with costs no hand-off
+    /// to the reader queue and back. It reads the committed row each time, so a revocation —
+    /// by this process or by `vigil apikey revoke` in another — refuses the next request.
+    public func apiKey(id: String) async throws -> APIKeyRecord? {
+        try lookUpAPIKey(id: id)
+    }
+
+    private func lookUpAPIKey(id: String) throws -> APIKeyRecord? {
+        keyLookupLock.lock()
+        let pooled = keyLookups.popLast()
+        keyLookupLock.unlock()
+        let conn: SQLiteConnection
+        if let pooled {
+            conn = pooled
+        } else {
+            conn = try SQLiteConnection(path: path)
+            try Self.configure(conn)
+        }
+        defer {
+            keyLookupLock.lock()
+            keyLookups.append(conn)
+            keyLookupLock.unlock()
+        }
+        return try SQLiteTransaction(conn: conn, keyring: keyring, signing: signing).apiKey(id: id)
     }
 
     public func ping() async -> Bool {
@@ -219,7 +290,7 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     public func rotateDataKey(actor: AuditActor) async throws -> UInt32 {
         let now = clock.now()
         return try await onWriter { conn in
-            try conn.transaction(immediate: true) {
+            try self.writerTransaction { tx in
                 try self.keyring.refresh(conn)
                 let next = self.keyring.data.current + 1
                 let key = try SecretBytes.random(count: 32)
@@ -229,7 +300,7 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     [.text(Keyring.dataPurpose), .int(Int64(next)), .blob(wrapped), .text(Timestamp.format(now))]
                 )
                 try self.keyring.refresh(conn)
-                try SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing).appendAudit(
+                try tx.appendAudit(
                     AuditRecord(action: "keys.data.rotated", actor: actor, details: ["new_version": .int(Int64(next))], time: now)
                 )
                 return next
@@ -270,7 +341,7 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
     public func rewrapBatch(batchSize: Int, actor: AuditActor) async throws -> Int {
         let now = clock.now()
         return try await onWriter { conn in
-            try conn.transaction(immediate: true) {
+            try self.writerTransaction { tx in
                 try self.keyring.refresh(conn)
                 let keys = self.keyring.data
                 let currentHeader = Array(FieldCipher.header(version: keys.current)[1...])
@@ -300,7 +371,7 @@ public final class SQLiteStore: DataStore, KeyAdministration, @unchecked Sendabl
                     }
                 }
                 if rewritten > 0 {
-                    try SQLiteTransaction(conn: conn, keyring: self.keyring, signing: self.signing).appendAudit(
+                    try tx.appendAudit(
                         AuditRecord(
                             action: "keys.data.rewrapped",
                             actor: actor,

@@ -9,6 +9,8 @@ struct SQLiteTransaction: StoreWriting {
     let signing: AuditSigning
     /// Set on the group-commit path, where the store acts on it after COMMIT.
     var effects: WriteEffects? = nil
+    /// The writer's in-memory audit tree state; nil outside the writer's transactions.
+    var auditTip: AuditTip? = nil
 
     // MARK: subjects
 
@@ -77,10 +79,20 @@ struct SQLiteTransaction: StoreWriting {
             id: row.text(0) ?? "",
             name: row.text(1) ?? "",
             secretHash: row.blob(2) ?? [],
-            scopes: (row.text(3) ?? "").split(separator: ",").compactMap { Scope(rawValue: String($0)) },
+            scopes: Self.scopes(row.text(3) ?? ""),
             createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast,
             revokedAt: row.text(5).flatMap { Timestamp.parse($0) }
         )
+    }
+
+    /// The stored comma-separated scope list; unknown names are skipped. Matched on the UTF-8
+    /// bytes (this runs on every service request).
+    static func scopes(_ text: String) -> [Scope] {
+        var scopes: [Scope] = []
+        for part in text.utf8.split(separator: UInt8(ascii: ",")) {
+            if let scope = Scope.allCases.first(where: { $0.rawValue.utf8.elementsEqual(part) }) { scopes.append(scope) }
+        }
+        return scopes
     }
 
     func apiKey(id: String) throws -> APIKeyRecord? {
@@ -115,7 +127,7 @@ struct SQLiteTransaction: StoreWriting {
     // MARK: audit
 
     func appendAudit(_ event: AuditRecord) throws {
-        try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing)
+        try AuditAppender.append(event, conn: conn, keyring: keyring, signing: signing, tip: auditTip)
         try indexCaseAudit(event)
     }
 }

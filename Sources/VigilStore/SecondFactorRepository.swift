@@ -154,19 +154,25 @@ extension SQLiteTransaction {
     func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int? {
         let t = Int64(now.timeIntervalSince1970.rounded(.down))
         let windowStart = t - t % Int64(windowSeconds)
-        let count =
-            try conn.queryOne(
-                """
-                INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
-                ON CONFLICT (key) DO UPDATE SET
-                    count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
-                    window_start = excluded.window_start
-                RETURNING count
-                """,
-                // The key may hold an IP address or an identifier: stored only as a keyed hash.
-                [.text(keyring.pseudonym("rate", key)), .int(windowStart)],
-                { $0.int(0) }
-            ) ?? 1
+        // The key may hold an IP address or an identifier: stored only as a keyed hash.
+        let stored = keyring.pseudonym("rate", key)
+        // Read, then write, inside the caller's transaction (the writer's: nothing else writes
+        // between the two). An upsert with RETURNING would do it in one statement, but SQLite
+        // builds a temporary table for every RETURNING.
+        let current = try conn.queryOne("SELECT rowid, window_start, count FROM rate_counters WHERE key = ?", [.text(stored)]) {
+            (rowid: $0.int(0), windowStart: $0.int(1), count: $0.int(2))
+        }
+        let count: Int64
+        if let current {
+            count = current.windowStart == windowStart ? current.count + 1 : 1
+            try conn.run(
+                "UPDATE rate_counters SET window_start = ?, count = ? WHERE rowid = ?",
+                [.int(windowStart), .int(count), .int(current.rowid)]
+            )
+        } else {
+            count = 1
+            try conn.run("INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)", [.text(stored), .int(windowStart)])
+        }
         guard count > Int64(limit) else { return nil }
         return Int(windowStart + Int64(windowSeconds) - t)
     }

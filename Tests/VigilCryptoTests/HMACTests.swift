@@ -87,6 +87,22 @@ struct HMACTests {
         #expect(try HMAC.authenticate(.sha256, key: key, message: slice) == mac)
     }
 
+    @Test("one context for several messages gives each message's own MAC, for every algorithm and an empty key")
+    func severalMessagesOneKey() throws {
+        let messages: [[UInt8]] = [
+            [], Array("what do ya want for nothing?".utf8), [0, 0, 0, 0, 3, 0x87, 0x2b, 0x91], [UInt8](repeating: 0xdd, count: 200),
+        ]
+        for algorithm in HMAC.Algorithm.allCases {
+            for keyBytes in [Array("Jefe".utf8), [], [UInt8](repeating: 0xaa, count: 131)] {
+                let key = try SecretBytes(copying: keyBytes)
+                let together = try HMAC.authenticate(algorithm, key: key, messages: messages)
+                let oneByOne = try messages.map { try HMAC.authenticate(algorithm, key: keyBytes, message: $0) }
+                #expect(together == oneByOne, "\(algorithm) with a \(keyBytes.count)-byte key")
+            }
+        }
+        #expect(try HMAC.authenticate(.sha1, key: try SecretBytes(copying: [1]), messages: []).isEmpty)
+    }
+
     @Test("output lengths are 20, 32 and 64 bytes")
     func outputLengths() {
         #expect(HMAC.Algorithm.sha1.outputBytes == 20)

@@ -191,7 +191,9 @@ struct CaseFileHTTPTests {
             let mine = try await client.openCase(key: key)
             let other = try await client.openCase(key: key, category: "refund")
             #expect(try await client.send(.post, "/v1/cases/\(mine)/assign", bearer: ana.session).status == .ok)
-            let bytes = try await client.caseFile(mine, session: ana.session).bytes
+            let served = try await client.caseFile(mine, session: ana.session)
+            try #require(served.status == .ok)
+            let bytes = served.bytes
             #expect(throws: Never.self) { try CaseFileVerifier.verify(bytes, keys: keys).get() }
 
             // A sample of positions across every section, and whitespace anywhere.

@@ -251,6 +251,57 @@ struct SQLiteStoreTests {
         #expect((try? verified.get()) != nil)
     }
 
+    @Test("entries appended by another process between this store's writes keep the log whole (the writer re-reads the tree state)")
+    func auditAppendsFromTwoProcesses() async throws {
+        let running = try open()
+        for round in 0..<3 {
+            try await insert(
+                running,
+                SubjectRegistration(subjectID: "deadbeef-\(7000 + round)", email: nil, phone: nil, displayName: nil),
+                clock: clock
+            )
+            // Another process (the CLI) on its own connections: its appends move the tree on disk.
+            let other = try open()
+            try await insert(
+                other,
+                SubjectRegistration(subjectID: "deadbeef-\(7100 + round)", email: nil, phone: nil, displayName: nil),
+                clock: clock
+            )
+            try await other.checkpoint()
+        }
+        try await insert(running, SubjectRegistration(subjectID: "deadbeef-7999", email: nil, phone: nil, displayName: nil), clock: clock)
+        try await running.checkpoint()
+        let verified = try await running.verifyAudit(keys: [Fixtures.auditSigner().verifierKey], allowUnsigned: false, progress: { _, _ in })
+        #expect((try? verified.get()) != nil)
+        // 1 bootstrap entry + 7 subjects.
+        #expect(try await auditCount(running) == 8)
+    }
+
+    @Test("the WAL is checkpointed beside the writer: once the checkpoint has caught up, the next write starts it again")
+    func walCheckpointedInBackground() async throws {
+        let store = try open()
+        // 600 audited inserts write several thousand WAL pages; SQLite's own checkpoint is off.
+        for i in 0..<600 {
+            try await insert(store, SubjectRegistration(subjectID: "deadbeef-\(10_000 + i)", email: nil, phone: nil, displayName: nil), clock: clock)
+        }
+        var pages = Int.max
+        for i in 0..<100 where pages >= store.checkpointer.afterPages {
+            try await Task.sleep(for: .milliseconds(20))
+            try await insert(store, SubjectRegistration(subjectID: "deadbeef-\(11_000 + i)", email: nil, phone: nil, displayName: nil), clock: clock)
+            pages = store.checkpointer.lastPages
+        }
+        #expect(pages < store.checkpointer.afterPages, "the WAL still holds \(pages) pages")
+        #expect(try await store.read { try $0.subjectExists(id: "deadbeef-10599") })
+    }
+
+    @Test("a stored scope list reads back in order; unknown or empty names are skipped")
+    func storedScopes() {
+        #expect(SQLiteTransaction.scopes("subjects:write,credentials:verify") == [.subjectsWrite, .credentialsVerify])
+        #expect(SQLiteTransaction.scopes("audit:read,,no:such,recovery:write") == [.auditRead, .recoveryWrite])
+        #expect(SQLiteTransaction.scopes("").isEmpty)
+        #expect(SQLiteTransaction.scopes(Scope.allCases.map(\.rawValue).joined(separator: ",")) == Scope.allCases)
+    }
+
     @Test("migrations are recorded and a second open applies nothing")
     func migrations() async throws {
         let store = try open()
