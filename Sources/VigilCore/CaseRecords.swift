@@ -238,6 +238,8 @@ public protocol CaseWorkflowReading {
     /// A keyed hash of a one-time code sent for verification `verificationID` (6–10 digits are
     /// guessable from a plain hash; the key stays in the store).
     func verificationCodeDigest(_ code: String, verificationID: String) -> [UInt8]
+    /// One-time codes of `check` sent to the subject since `since`, over all its cases.
+    func verificationCodesSent(subjectID: String, check: RecoveryPolicy.VerificationCheck, since: Date) throws -> Int
     /// Cases opened in `[from, to)`, for the SLA report.
     func caseSLARecords(openedFrom from: Date, to: Date) throws -> [CaseSLARecord]
 }

@@ -23,7 +23,7 @@ public struct CaseWorkflowService: Sendable {
     public init(_ deps: VigilDependencies) { self.deps = deps }
 
     static let workers: Set<AgentRole> = [.agent, .supervisor, .admin]
-    /// Codes of one kind (email, SMS) sent per case per hour.
+    /// Codes of one kind (email, SMS) sent to one subject per hour, over all its cases.
     static let codesPerHour = 3
     static let approvers: Set<AgentRole> = [.supervisor, .admin]
 
@@ -248,13 +248,10 @@ public struct CaseWorkflowService: Sendable {
             switch check {
             case .emailOTP, .smsOTP:
                 guard let code, let format = rule.code else { throw VigilError.unavailable(reason: "no code format for \(check.rawValue)") }
-                // A case is not a relay: a few codes an hour to the user's own contact, no more.
-                let lastHour = try tx.caseVerifications(caseID: caseID).filter {
-                    $0.check == check && $0.createdAt > now.addingTimeInterval(-3600)
-                }
-                if lastHour.count >= Self.codesPerHour {
-                    let oldest = lastHour.map(\.createdAt).min() ?? now
-                    throw VigilError.rateLimited(retryAfterSeconds: Int(oldest.addingTimeInterval(3600).timeIntervalSince(now).rounded(.up)))
+                // Support is not a relay: a few codes an hour to the user's own contact, over all of
+                // the user's cases (opening more cases sends no more).
+                if try tx.verificationCodesSent(subjectID: subjectID, check: check, since: now.addingTimeInterval(-3600)) >= Self.codesPerHour {
+                    throw VigilError.rateLimited(retryAfterSeconds: 3600)
                 }
                 let subject = try tx.subject(id: subjectID)
                 let recipient: OutboundMessage.Recipient? =
@@ -377,14 +374,21 @@ public struct CaseWorkflowService: Sendable {
 
     // MARK: actions
 
-    /// The checks that passed on the case and still count, and whether `action` is allowed.
+    /// The checks that count on the case: the newest completed check of each kind, when it passed
+    /// and is still valid. A later failure (a forged document found on a second look) takes an
+    /// earlier pass back.
     static func passedChecks(
         _ tx: any StoreReading,
         caseID: String,
         policy: RecoveryPolicy,
         now: Date
     ) throws -> Set<RecoveryPolicy.VerificationCheck> {
-        Set(try tx.caseVerifications(caseID: caseID).filter { $0.counts(at: now, policy: policy) }.map(\.check))
+        var newest: [RecoveryPolicy.VerificationCheck: CaseVerification] = [:]
+        for v in try tx.caseVerifications(caseID: caseID) where v.status != .pending {
+            if let seen = newest[v.check], (seen.completedAt ?? .distantPast) > (v.completedAt ?? .distantPast) { continue }
+            newest[v.check] = v
+        }
+        return Set(newest.values.filter { $0.counts(at: now, policy: policy) }.map(\.check))
     }
 
     static func requirePrerequisites(_ action: RecoveryPolicy.Action, passed: Set<RecoveryPolicy.VerificationCheck>, policy: RecoveryPolicy) throws {
@@ -436,9 +440,13 @@ public struct CaseWorkflowService: Sendable {
         return try await deps.store.write { [change] tx in
             let c = try Self.openCase(tx, caseID)
             let subjectID = try Self.subject(of: c)
+            if try tx.caseActions(caseID: caseID).contains(where: { $0.action == input.action && $0.status == .pendingApproval }) {
+                throw VigilError.conflict(reason: "the same action already waits for approval on this case")
+            }
             let passed = try Self.passedChecks(tx, caseID: caseID, policy: policy, now: now)
             try Self.requirePrerequisites(input.action, passed: passed, policy: policy)
             try Self.checkApplicable(input.action, subjectID: subjectID, tx: tx)
+            if let change { try Self.checkContactFree(change, subjectID: subjectID, tx: tx) }
             var a = CaseAction(
                 id: Self.newID("act"),
                 caseID: caseID,
@@ -464,6 +472,17 @@ public struct CaseWorkflowService: Sendable {
                 a = try Self.execute(a, subjectID: subjectID, deps: deps, audit: audit, from: .pendingApproval)
             }
             return a
+        }
+    }
+
+    /// A new contact must not be another account's: look-ups by email or phone (resets, cases)
+    /// would become ambiguous, and a victim's address could be moved onto an attacker's account.
+    static func checkContactFree(_ change: CaseAction.ContactChange, subjectID: String, tx: any StoreReading) throws {
+        if let email = change.email, let owner = try tx.subjectID(email: email), owner != subjectID {
+            throw VigilError.conflict(reason: "the new email belongs to another account")
+        }
+        if let phone = change.phone, let owner = try tx.subjectID(phone: phone), owner != subjectID {
+            throw VigilError.conflict(reason: "the new phone belongs to another account")
         }
     }
 
@@ -587,6 +606,7 @@ public struct CaseWorkflowService: Sendable {
             try SecurityNotice.enqueue("account_unfrozen", subjectID: subjectID, channels: deps.noticeChannels, in: tx, at: now)
         case .changeContact:
             guard let change = a.contactChange else { throw VigilError.dataIntegrity(reason: "change_contact action without a new contact") }
+            try checkContactFree(change, subjectID: subjectID, tx: tx)  // again: another account may have taken it meanwhile
             let old = try tx.subject(id: subjectID)
             try tx.updateSubjectContact(subjectID: subjectID, email: change.email, phone: change.phone, at: now)
             var changed: [String] = []

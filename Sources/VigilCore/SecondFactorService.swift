@@ -387,27 +387,7 @@ public struct SecondFactorService: Sendable {
 
     // MARK: agent operations
 
-    /// Removes a subject's TOTP (active and pending) and clears its lock: the reset step of an
-    /// assisted recovery, run by the case workflow after its approvals.
-    public func resetTOTP(subjectID: String, actor: AuditActor, reason: String, request: RequestInfo) async throws {
-        let now = deps.clock.now()
-        try await deps.store.write { tx in
-            guard try tx.removeTOTP(subjectID: subjectID) else { throw VigilError.notFound(resource: "totp credential") }
-            try tx.setFactorState(subjectID: subjectID, factor: .totp, .clear)
-            try tx.appendAudit(
-                AuditRecord(
-                    action: "totp.reset",
-                    actor: actor,
-                    target: .init(type: "subject", id: subjectID),
-                    requestID: request.requestID,
-                    sourceIP: request.sourceIP,
-                    details: ["reason": .string(reason)],
-                    time: now
-                )
-            )
-            try SecurityNotice.enqueue("totp_removed", subjectID: subjectID, channels: deps.noticeChannels, in: tx, at: now)
-        }
-    }
+    // A TOTP reset is a case action (`CaseWorkflowService`): verified by policy, four eyes, audited.
 
     /// The lock state of each factor, for support agents.
     public func factorStates(subjectID: String) async throws -> [AuthenticationPolicy.Factor: FactorState] {

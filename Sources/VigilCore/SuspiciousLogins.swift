@@ -272,8 +272,12 @@ public struct SuspiciousLoginService: Sendable {
                     guard let stored = try tx.loginReport(id: resourceID) else {
                         throw VigilError.dataIntegrity(reason: "an idempotency record names a missing report")
                     }
-                    let opened = try tx.pendingCases(subjectID: report.subjectID).first { $0.reportID == resourceID }
-                    return Result(report: stored, replayed: true, caseRequested: opened != nil, caseID: opened?.id)
+                    // The case this report opened, or (a freeze already in force) the one it joined.
+                    let cases = try tx.pendingCases(subjectID: report.subjectID)
+                    let frozen = stored.outcome.decision == .freeze
+                    let caseID =
+                        cases.first { $0.reportID == resourceID }?.id ?? (frozen ? cases.last { $0.createdAt <= stored.reportedAt }?.id : nil)
+                    return Result(report: stored, replayed: true, caseRequested: frozen, caseID: caseID)
                 case .new:
                     break
                 }
@@ -303,7 +307,20 @@ public struct SuspiciousLoginService: Sendable {
             if outcome.decision == .freeze {
                 newlyFrozen = try tx.freezeAccount(AccountFreeze(subjectID: report.subjectID, frozenAt: now, reportID: id))
                 caseRequested = true
-                if newlyFrozen {
+                // Already frozen, with its case still open: that case covers this report too.
+                // Otherwise (a new freeze, the case of the freeze closed, or a freeze by a support
+                // action) a P1 case is opened in this transaction.
+                var stillOpen: String?
+                if !newlyFrozen {
+                    for pending in try tx.pendingCases(subjectID: report.subjectID).reversed()
+                    where try tx.caseSummary(id: pending.id).map({ $0.status != "closed" }) == true {
+                        stillOpen = pending.id
+                        break
+                    }
+                }
+                if let stillOpen {
+                    openedCaseID = stillOpen
+                } else {
                     // The P1 case, opened in this transaction: the queue shows it at once.
                     _ = try CaseService.file(
                         .init(
@@ -333,9 +350,6 @@ public struct SuspiciousLoginService: Sendable {
                         )
                     )
                     openedCaseID = caseID
-                } else {
-                    // Already frozen: the case of that freeze covers this report too.
-                    openedCaseID = try tx.pendingCases(subjectID: report.subjectID).last?.id
                 }
             }
             var reported: [String: AuditValue] = [

@@ -157,6 +157,18 @@ extension SQLiteTransaction {
         ) { date($0, 0) } ?? nil
     }
 
+    func verificationCodesSent(subjectID: String, check: RecoveryPolicy.VerificationCheck, since: Date) throws -> Int {
+        Int(
+            try conn.queryOne(
+                """
+                SELECT count(*) FROM case_verifications v JOIN cases c ON c.id = v.case_id
+                WHERE c.subject_id = ? AND v.check_name = ? AND v.code_expires_at IS NOT NULL AND v.created_at > ?
+                """,
+                [.text(subjectID), .text(check.rawValue), .text(Timestamp.format(since))]
+            ) { $0.int(0) } ?? 0
+        )
+    }
+
     func caseAuditSeqs(caseID: String) throws -> [UInt64] {
         try conn.query("SELECT seq FROM case_audit WHERE case_id = ? ORDER BY seq", [.text(caseID)]) { UInt64($0.int(0)) }
     }

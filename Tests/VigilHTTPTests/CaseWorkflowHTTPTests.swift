@@ -293,6 +293,17 @@ struct CaseWorkflowHTTPTests {
             )
             #expect(asked.status == .accepted)
             let actionID = try #require(try field(asked, "action_id"))
+            // One request of a kind waits at a time: a second could be approved after the first ran.
+            try expectErrorShape(
+                try await client.send(
+                    .post,
+                    "/v1/cases/\(caseID)/actions",
+                    bearer: s1.session,
+                    json: #"{"action":"unfreeze","reason":"asking a second time for the same"}"#
+                ),
+                status: .conflict,
+                code: "conflict"
+            )
             try expectErrorShape(
                 try await client.send(.post, "/v1/cases/\(caseID)/actions/\(actionID)/approve", bearer: s1.session),
                 status: .forbidden,
@@ -423,6 +434,19 @@ struct CaseWorkflowHTTPTests {
             }
             let fourth = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#)
             try expectErrorShape(fourth, status: .tooManyRequests, code: "rate_limited")
+            // Another case for the same user sends no more: the cap is per user, not per case.
+            let second = try #require(
+                try field(
+                    try await client.post(
+                        "/v1/cases",
+                        key: key,
+                        json: #"{"channel":"email","category":"lost_2fa","summary":"again","subject_id":"user-66"}"#
+                    ),
+                    "case_id"
+                )
+            )
+            let viaSecond = try await client.send(.post, "/v1/cases/\(second)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#)
+            try expectErrorShape(viaSecond, status: .tooManyRequests, code: "rate_limited")
             #expect(try await service.drainOutbox().filter { $0.kind == .verificationCode }.count == 3)
             service.clock.advance(seconds: 3601)
             let later = try await activeAgent(service, client, email: "z2@vigil.example", role: .agent)
@@ -430,6 +454,85 @@ struct CaseWorkflowHTTPTests {
                 try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: later.session, json: #"{"check":"email_otp"}"#).status
                     == .created
             )
+        }
+    }
+
+    @Test("a later failed check takes an earlier pass back; a new contact that is another account's is refused")
+    func laterFailureAndTakenContact() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite, .reportsWrite])
+        try await service.test { client in
+            #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"user-a","email":"a@example.org"}"#).status == .created)
+            #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"user-b","email":"b@example.org"}"#).status == .created)
+            let caseID = try #require(
+                try field(
+                    try await client.post(
+                        "/v1/cases",
+                        key: key,
+                        json: #"{"channel":"phone","category":"account_security","summary":"new email","subject_id":"user-a"}"#
+                    ),
+                    "case_id"
+                )
+            )
+            let agent = try await activeAgent(service, client, email: "x@vigil.example", role: .agent)
+            func check(_ json: String) async throws -> TestResponse {
+                try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: json)
+            }
+            #expect(try await check(#"{"check":"id_document","passed":true,"note":"passport"}"#).status == .created)
+            #expect(try await check(#"{"check":"transaction_knowledge","passed":true,"note":"last deposit"}"#).status == .created)
+            let started = try json(try await check(#"{"check":"email_otp"}"#))
+            let vid = try #require(started["verification_id"] as? String)
+            guard case .string(let code)? = try await service.drainOutbox().first(where: { $0.kind == .verificationCode })?.payload["code"] else {
+                Issue.record("no code sent")
+                return
+            }
+            let passed = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/verifications/\(vid)/code",
+                bearer: agent.session,
+                json: #"{"code":"\#(code)"}"#
+            )
+            #expect(try field(passed, "status") == "passed")
+            func passedChecks() async throws -> [String] {
+                try json(try await client.send(.get, "/v1/cases/\(caseID)", bearer: agent.session))["passed_checks"] as? [String] ?? []
+            }
+            #expect(try await passedChecks() == ["email_otp", "id_document", "transaction_knowledge"])
+
+            // Weight 6 with a document: change_contact may be asked — but not for another account's address.
+            let taken = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/actions",
+                bearer: agent.session,
+                json: #"{"action":"change_contact","reason":"the user lost access to the old mailbox","new_contact":{"email":"B@example.org"}}"#
+            )
+            try expectErrorShape(taken, status: .conflict, code: "conflict")
+
+            // A second look finds the document forged: the pass no longer counts.
+            service.clock.advance(seconds: 1)
+            #expect(try await check(#"{"check":"id_document","passed":false,"note":"the passport photo was edited"}"#).status == .created)
+            #expect(try await passedChecks() == ["email_otp", "transaction_knowledge"])
+            let refused = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/actions",
+                bearer: agent.session,
+                json: #"{"action":"change_contact","reason":"the user lost access to the old mailbox","new_contact":{"email":"new@example.org"}}"#
+            )
+            try expectErrorShape(refused, status: .conflict, code: "prerequisites_not_met")
+
+            // A freeze by a support action has no suspicious-login case: a later "not me" report opens one.
+            let frozen = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/actions",
+                bearer: agent.session,
+                json: #"{"action":"freeze","reason":"document fraud suspected"}"#
+            )
+            #expect(try field(frozen, "status") == "executed")
+            var denied = Login(subject: "user-a", at: service.clock.now().addingTimeInterval(-30), source: "user")
+            denied.reason = "not_me"
+            let report = try json(try await client.report(denied, key: key))
+            let opened = try #require(report["case_id"] as? String)
+            #expect(opened != caseID)
+            #expect(try await service.store.read { try $0.caseSummary(id: opened) }?.priority == .p1)
         }
     }
 
