@@ -153,11 +153,7 @@ public struct CaseService: Sendable {
         -> (summary: CaseSummary, replayed: Bool)
     {
         try Self.requireIntake(principal)
-        if let key = idempotencyKey {
-            guard !key.isEmpty, key.count <= 255, key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-                throw VigilError.invalidField(field: "Idempotency-Key", reason: "must be 1-255 printable ASCII characters")
-            }
-        }
+        try IdempotencyMatch.validate(idempotencyKey)
         let summary = intake.summary.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !summary.isEmpty, summary.count <= 4000 else {
             throw VigilError.invalidField(field: "summary", reason: "must be 1-4000 characters")
@@ -171,10 +167,10 @@ public struct CaseService: Sendable {
         let deps = self.deps
         let id = Self.newCaseID()
         let scope = "cases:\(principal.actor.id)"
-        let fingerprint = [
+        let fingerprint = IdempotencyMatch.fingerprint([
             intake.channel.rawValue, intake.category.rawValue, intake.summary, intake.contact ?? "\u{0}", intake.subjectID ?? "\u{0}",
             intake.takeoverReported ? "1" : "0",
-        ].map { "\($0.utf8.count):\($0)" }.joined()
+        ])
         return try await deps.store.write { [intake] tx in
             if let key = idempotencyKey {
                 switch try tx.idempotencyMatch(scope: scope, key: key, fingerprint: fingerprint) {

@@ -107,9 +107,9 @@ public struct LoginReport: Sendable, Equatable {
 
     /// What makes two requests "the same body" for `Idempotency-Key`: every field, in order.
     var fingerprint: String {
-        [
+        IdempotencyMatch.fingerprint([
             subjectID, Timestamp.format(occurredAt), ip, userAgent, deviceID, country, source.rawValue, reason ?? "\u{0}",
-        ].map { "\($0.utf8.count):\($0)" }.joined()
+        ])
     }
 }
 
@@ -179,6 +179,19 @@ public enum IdempotencyMatch: Sendable, Equatable {
     case new
     case replay(resourceID: String)
     case conflict
+
+    /// Checks a client's key: 1–255 printable ASCII characters (400 naming the header otherwise).
+    static func validate(_ key: String?) throws {
+        guard let key else { return }
+        guard !key.isEmpty, key.count <= 255, key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw VigilError.invalidField(field: "Idempotency-Key", reason: "must be 1-255 printable ASCII characters")
+        }
+    }
+
+    /// What makes two requests "the same body": every field, in order, length-prefixed.
+    static func fingerprint(_ fields: [String]) -> String {
+        fields.map { "\($0.utf8.count):\($0)" }.joined()
+    }
 }
 
 public protocol SuspiciousLoginReading {
@@ -207,7 +220,7 @@ public protocol SuspiciousLoginWriting: SuspiciousLoginReading {
     func recordSecondFactorFailure(subjectID: String, factor: AuthenticationPolicy.Factor, at time: Date) throws
 }
 
-/// Suspicious-login reports: rules, decision, freeze, pending case, audit.
+/// Suspicious-login reports: rules, decision, freeze, its P1 case, audit.
 ///
 /// Rules (`Policies/recovery.yaml` `suspicious_login`):
 /// - history is the subject's earlier reports from the risk engine whose decision was not
@@ -226,7 +239,7 @@ public protocol SuspiciousLoginWriting: SuspiciousLoginReading {
 /// - the decision is `policy.decide(fired:)`. `freeze` freezes the account (TOTP and recovery
 ///   codes then refuse) and records a P1 `suspicious_login` case for the cases feature to open.
 ///
-/// One transaction: report, idempotency record, freeze, pending case and audit entries
+/// One transaction: report, idempotency record, freeze, the case and audit entries
 /// (`suspicious_login.reported`, `account.frozen`) commit together. A retry with the same
 /// `Idempotency-Key` and body answers with the stored report and writes nothing.
 public struct SuspiciousLoginService: Sendable {
@@ -253,11 +266,7 @@ public struct SuspiciousLoginService: Sendable {
         request: RequestInfo
     ) async throws -> Result {
         try principal.require(.reportsWrite)
-        if let key = idempotencyKey {
-            guard !key.isEmpty, key.count <= 255, key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-                throw VigilError.invalidField(field: "Idempotency-Key", reason: "must be 1-255 printable ASCII characters")
-            }
-        }
+        try IdempotencyMatch.validate(idempotencyKey)
         let now = deps.clock.now()
         let policy = self.policy
         let scope = "suspicious_logins:\(principal.actor.id)"

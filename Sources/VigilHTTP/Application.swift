@@ -92,6 +92,10 @@ struct APIContext: Sendable {
     var apiKeys: APIKeyService { APIKeyService(deps.core) }
 
     /// The bearer token of the `Authorization` header, if any.
+    /// `Idempotency-Key` (request) and `Idempotent-Replayed: true` (a retry's answer).
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let replayed = HTTPField.Name("Idempotent-Replayed")!
+
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)

@@ -179,12 +179,12 @@ struct CaseController {
                     subjectID: b.subject_id,
                     takeoverReported: b.takeover_reported ?? false
                 ),
-                idempotencyKey: request.headers[SuspiciousLoginController.idempotencyKey],
+                idempotencyKey: request.headers[APIContext.idempotencyKey],
                 by: principal,
                 request: context.requestInfo
             )
             var response = try JSONResponse(.created, CaseJSON(c, now: api.deps.core.clock.now())).response(from: request, context: context)
-            if replayed { response.headers[SuspiciousLoginController.replayed] = "true" }
+            if replayed { response.headers[APIContext.replayed] = "true" }
             return response
         }
         router.get("/v1/cases") { request, _ in

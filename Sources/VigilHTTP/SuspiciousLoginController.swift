@@ -51,9 +51,6 @@ struct SuspiciousLoginController {
         }
     }
 
-    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
-    static let replayed = HTTPField.Name("Idempotent-Replayed")!
-
     func register(on router: Router<VigilRequestContext>) {
         let service = SuspiciousLoginService(api.deps.core)
         let clock = api.deps.core.clock
@@ -73,7 +70,7 @@ struct SuspiciousLoginController {
             )
             let result = try await service.report(
                 report,
-                idempotencyKey: request.headers[Self.idempotencyKey],
+                idempotencyKey: request.headers[APIContext.idempotencyKey],
                 by: principal,
                 request: context.requestInfo
             )
@@ -90,7 +87,7 @@ struct SuspiciousLoginController {
                     case_requested: result.caseRequested
                 )
             ).response(from: request, context: context)
-            if result.replayed { response.headers[Self.replayed] = "true" }
+            if result.replayed { response.headers[APIContext.replayed] = "true" }
             return response
         }
     }
