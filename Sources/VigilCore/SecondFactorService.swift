@@ -246,31 +246,30 @@ public struct SecondFactorService: Sendable {
         let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
         let lockout = policy.lockout[factor]
         let window = policy.totp.windowSteps
-        guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+        // Everything the check reads, at once (one statement on SQLite); the order of the
+        // decisions below is the order of the former separate reads.
+        guard let snapshot = try tx.secondFactorSnapshot(subjectID: subjectID, factor: factor, rateKey: "\(factor.rawValue)_verify:\(subjectID)")
+        else { throw VigilError.notFound(resource: "subject") }
         let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now, extra: auditDetails)
         let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
-        if honourFreeze, let freeze = try tx.accountFreeze(subjectID: subjectID) {
+        if honourFreeze, let freeze = snapshot.freeze {
             // A frozen account (suspicious-login decision) passes no second factor until unfrozen.
             try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
             return .frozen
         }
-        if let retry = try tx.countRequest(
-            key: "\(factor.rawValue)_verify:\(subjectID)",
-            limit: limit.limit,
-            windowSeconds: limit.windowSeconds,
-            now: now
-        ) {
+        if let retry = try tx.countRequest(snapshot.rateCounter, limit: limit.limit, windowSeconds: limit.windowSeconds, now: now) {
             try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
-        let state = try tx.factorState(subjectID: subjectID, factor: factor)
+        let state = snapshot.state
         if let retry = state.retryAfter(now: now) {
             try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
+        var remaining = snapshot.recoveryCodesRemaining
         let passed: Bool
         if let code {
-            guard let credential = try tx.totpCredential(subjectID: subjectID) else {
+            guard let credential = snapshot.totp else {
                 throw VigilError.notFound(resource: "active totp credential")
             }
             let params = OneTimePassword.Parameters(
@@ -293,10 +292,10 @@ public struct SecondFactorService: Sendable {
             }
         } else {
             passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
+            if passed { remaining -= 1 }
         }
         if passed {
-            try tx.setFactorState(subjectID: subjectID, factor: factor, .clear)
-            let remaining = try tx.recoveryCodesRemaining(subjectID: subjectID)
+            if state != .clear { try tx.setFactorState(subjectID: subjectID, factor: factor, .clear) }
             try audit.record(
                 factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
                 .success,
@@ -314,7 +313,7 @@ public struct SecondFactorService: Sendable {
             action: "\(prefix).failed",
             noticeChannels: deps.noticeChannels
         )
-        return .failedWith(try tx.recoveryCodesRemaining(subjectID: subjectID))
+        return .failedWith(remaining)
     }
 
     // MARK: recovery codes

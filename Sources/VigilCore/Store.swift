@@ -134,6 +134,45 @@ public struct FactorState: Sendable, Equatable {
     }
 }
 
+/// A fixed-window request counter as read inside the writer's transaction, to be counted
+/// with `countRequest(_:limit:windowSeconds:now:)`; `key` is the stored (keyed-hash) key.
+public struct RateCounterRead: Sendable {
+    public let key: String
+    /// The stored row, nil when the key has none yet.
+    public let row: (rowID: Int64, windowStart: Int64, count: Int64)?
+
+    public init(key: String, row: (rowID: Int64, windowStart: Int64, count: Int64)?) {
+        self.key = key
+        self.row = row
+    }
+}
+
+/// Everything one TOTP or recovery-code check reads before it decides, read at once (one
+/// statement on the SQLite store) inside the writer's transaction.
+public struct SecondFactorSnapshot: Sendable {
+    public var freeze: AccountFreeze?
+    public var rateCounter: RateCounterRead
+    public var state: FactorState
+    /// The active TOTP credential; read only for a TOTP check.
+    public var totp: TOTPRecord?
+    /// Unused recovery codes.
+    public var recoveryCodesRemaining: Int
+
+    public init(
+        freeze: AccountFreeze?,
+        rateCounter: RateCounterRead,
+        state: FactorState,
+        totp: TOTPRecord?,
+        recoveryCodesRemaining: Int
+    ) {
+        self.freeze = freeze
+        self.rateCounter = rateCounter
+        self.state = state
+        self.totp = totp
+        self.recoveryCodesRemaining = recoveryCodesRemaining
+    }
+}
+
 /// Second-factor storage.
 public protocol SecondFactorReading {
     func totpCredential(subjectID: String) throws -> TOTPRecord?
@@ -160,6 +199,12 @@ public protocol SecondFactorWriting: SecondFactorReading {
     /// Counts one request against a fixed-window limit; returns the seconds to wait when the
     /// limit is exceeded, nil when the request is within it.
     func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
+    /// `countRequest(key:…)` for a counter already read (by `secondFactorSnapshot`).
+    func countRequest(_ counter: RateCounterRead, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
+    /// The subject's freeze, the rate counter `rateKey`, the factor's failure state, the active
+    /// TOTP credential (when `factor` is `.totp`) and the unused recovery codes; nil when the
+    /// subject does not exist.
+    func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor, rateKey: String) throws -> SecondFactorSnapshot?
 }
 
 /// Read access to the audit log for exports (the auditor role / `audit:read`).

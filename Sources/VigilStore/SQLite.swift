@@ -15,6 +15,10 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 /// `SQLITE_TRANSIENT` does not import into Swift (it is a cast of -1 to a function pointer).
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
+/// SQLite's process-wide settings (`vigil_sqlite3_configure_process` in the shim), applied
+/// once, before the first connection opens.
+private let sqliteProcessConfigured: Int32 = vigil_sqlite3_configure_process()
+
 /// One SQLite connection with cached prepared statements. Not thread-safe: each connection
 /// is used only on its own serial queue (see `SQLiteDatabase`).
 final class SQLiteConnection {
@@ -23,6 +27,7 @@ final class SQLiteConnection {
     private var walHookTarget: WALHookTarget?
 
     init(path: String, readOnly: Bool = false) throws {
+        _ = sqliteProcessConfigured
         var db: OpaquePointer?
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX

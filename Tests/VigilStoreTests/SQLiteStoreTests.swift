@@ -72,6 +72,56 @@ struct SQLiteStoreTests {
         #expect(try await store.read { try $0.subjectID(email: "nobody@example.org") } == nil)
     }
 
+    @Test("one statement reads a second-factor check's state: freeze, rate counter, failures, credential, codes left")
+    func secondFactorSnapshot() async throws {
+        let store = try open()
+        try await insert(store, alice, clock: clock)
+        let id = alice.subjectID
+        let now = clock.now()
+        // Nothing yet: a clear state, no counter row, no credential, no codes; no row at all for an unknown subject.
+        let empty = try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") }
+        let e = try #require(empty)
+        #expect(e.freeze == nil && e.rateCounter.row == nil && e.state == .clear && e.totp == nil && e.recoveryCodesRemaining == 0)
+        #expect(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: "deadbeef-9999", factor: .totp, rateKey: "k") } == nil)
+
+        let secret = try SecretBytes.random(count: 20)
+        let secretCopy = secret.withUnsafeBytes { Array($0) }
+        try await store.write { tx in
+            try tx.saveTOTPEnrolment(
+                subjectID: id,
+                TOTPRecord(secret: secret, algorithm: .sha256, digits: 8, period: 30, lastStep: nil, since: now)
+            )
+            try tx.activateTOTP(subjectID: id, acceptedStep: 1234, at: now)
+            try tx.replaceRecoveryCodes(subjectID: id, codes: ["a", "b", "c"], setID: "s1", at: now)
+            _ = try tx.consumeRecoveryCode(subjectID: id, code: "b", at: now)
+            try tx.setFactorState(subjectID: id, factor: .totp, FactorState(consecutiveFailures: 4, lockedUntil: now.addingTimeInterval(60)))
+            try tx.setFactorState(subjectID: id, factor: .recoveryCode, FactorState(consecutiveFailures: 9, lockedIndefinitely: true))
+            _ = try tx.countRequest(key: "k:\(id)", limit: 10, windowSeconds: 60, now: now)
+            _ = try tx.countRequest(key: "k:\(id)", limit: 10, windowSeconds: 60, now: now)
+            _ = try tx.freezeAccount(AccountFreeze(subjectID: id, frozenAt: now, reportID: "rep_1"))
+        }
+        let s = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") })
+        #expect(s.freeze?.reportID == "rep_1")
+        #expect(s.rateCounter.row?.count == 2)
+        #expect(s.state.consecutiveFailures == 4 && s.state.retryAfter(now: now) == 60 && !s.state.lockedIndefinitely)
+        let totp = try #require(s.totp)
+        #expect(totp.algorithm == .sha256 && totp.digits == 8 && totp.period == 30 && totp.lastStep == 1234)
+        #expect(totp.secret.withUnsafeBytes { Array($0) } == secretCopy)
+        #expect(s.recoveryCodesRemaining == 2)
+        // The recovery-code factor: its own failure state, no credential read, another counter.
+        let r = try #require(
+            try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .recoveryCode, rateKey: "other") }
+        )
+        #expect(r.state.lockedIndefinitely && r.state.consecutiveFailures == 9)
+        #expect(r.totp == nil && r.rateCounter.row == nil && r.recoveryCodesRemaining == 2)
+        // The counter read counts on: the third request in the window.
+        let retry = try await store.write { tx in
+            let snap = try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)")!
+            return try tx.countRequest(snap.rateCounter, limit: 2, windowSeconds: 60, now: now)
+        }
+        #expect(retry != nil)
+    }
+
     @Test("a duplicate subject id is refused and the first row is untouched")
     func duplicate() async throws {
         let store = try open()
