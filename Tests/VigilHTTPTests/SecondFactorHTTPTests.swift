@@ -191,6 +191,55 @@ struct SecondFactorHTTPTests {
         }
     }
 
+    @Test("TOTP verifies are rate-limited per subject, right or wrong, apart from recovery codes; 429 with Retry-After to the window's end")
+    func totpRateLimit() async throws {
+        var policies = try TestService.shippedPolicies()
+        policies.setRateLimit(limit: 3)
+        let service = try TestService(policies: policies)
+        let key = try await service.apiKey([.subjectsWrite, .credentialsVerify])
+        try await service.test { client in
+            let e = try await service.enrol(client, subject: "deadbeef-0041", key: key)
+            let other = try await service.enrol(client, subject: "deadbeef-0042", key: key)
+            // Start of a fixed window, so that the three requests and the fourth share it.
+            let t = service.clock.now().timeIntervalSince1970
+            service.clock.advance(seconds: 60 - t.truncatingRemainder(dividingBy: 60) + 1)
+            let codes = try json(try await client.post("/v1/subjects/deadbeef-0041/recovery-codes", key: key, json: ""))["codes"] as? [String]
+            let good = try oathtool(secret: e.secret, at: service.clock.now())
+            let wrong = good == "000000" ? "111111" : "000000"
+            // Two wrong codes and a right one use up the budget of 3 (the lockout's free failures are 3).
+            for code in [wrong, wrong, good] {
+                #expect(try await client.post("/v1/subjects/deadbeef-0041/totp/verify", key: key, json: #"{"code":"\#(code)"}"#).status == .ok)
+            }
+            service.clock.advance(seconds: 30)
+            let next = try oathtool(secret: e.secret, at: service.clock.now())
+            let limited = try await client.post("/v1/subjects/deadbeef-0041/totp/verify", key: key, json: #"{"code":"\#(next)"}"#)
+            try expectErrorShape(limited, status: .tooManyRequests, code: "rate_limited")
+            #expect(limited.headers[.retryAfter] == "29")
+            // Recovery codes and other subjects have budgets of their own.
+            let recovery = try await client.post(
+                "/v1/subjects/deadbeef-0041/totp/verify",
+                key: key,
+                json: #"{"recovery_code":"\#(try #require(codes?.first))"}"#
+            )
+            #expect(try json(recovery)["valid"] as? Bool == true)
+            let otherCode = try oathtool(secret: other.secret, at: service.clock.now())
+            #expect(
+                try json(try await client.post("/v1/subjects/deadbeef-0042/totp/verify", key: key, json: #"{"code":"\#(otherCode)"}"#))["valid"]
+                    as? Bool == true
+            )
+            // The next window: the code of the current step verifies.
+            service.clock.advance(seconds: 30)
+            let later = try oathtool(secret: e.secret, at: service.clock.now())
+            #expect(
+                try json(try await client.post("/v1/subjects/deadbeef-0041/totp/verify", key: key, json: #"{"code":"\#(later)"}"#))["valid"] as? Bool
+                    == true
+            )
+        }
+        let actions = try await service.auditActions()
+        #expect(actions.filter { $0 == "totp.verify.rate_limited" }.count == 1)
+        #expect(actions.filter { $0 == "totp.verify.failed" }.count == 2)
+    }
+
     @Test("recovery codes: 10 codes of at least 50 bits, each works once, a new set voids the old, racing uses: one wins")
     func recoveryCodes() async throws {
         var policies = try TestService().policies
