@@ -257,21 +257,15 @@ public struct SecondFactorService: Sendable {
             try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
             return .frozen
         }
-        // Every request counts, right or wrong. The counter is written once, at the end: for a
-        // right TOTP code in the statement that records the accepted step (one row).
-        let (rate, rateRetry) = snapshot.rateCounter.counted(limit: limit.limit, windowSeconds: limit.windowSeconds, now: now)
-        if let retry = rateRetry {
-            try tx.saveRateCount(rate)
+        if let retry = try tx.countRequest(snapshot.rateCounter, limit: limit.limit, windowSeconds: limit.windowSeconds, now: now) {
             try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
         let state = snapshot.state
         if let retry = state.retryAfter(now: now) {
-            try tx.saveRateCount(rate)
             try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
-        var rateSaved = false
         var remaining = snapshot.recoveryCodesRemaining
         let passed: Bool
         if let code {
@@ -292,8 +286,7 @@ public struct SecondFactorService: Sendable {
                 lastAcceptedStep: credential.lastStep
             ) {
                 // The guarded update is what makes the step single-use across instances.
-                passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step, rate: rate)
-                rateSaved = passed
+                passed = try tx.advanceTOTPStep(subjectID: subjectID, to: step)
             } else {
                 passed = false
             }
@@ -301,7 +294,6 @@ public struct SecondFactorService: Sendable {
             passed = try tx.consumeRecoveryCode(subjectID: subjectID, code: Self.normaliseRecoveryCode(recoveryCode ?? ""), at: now)
             if passed { remaining -= 1 }
         }
-        if !rateSaved { try tx.saveRateCount(rate) }
         if passed {
             if state != .clear { try tx.setFactorState(subjectID: subjectID, factor: factor, .clear) }
             try audit.record(

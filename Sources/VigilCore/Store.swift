@@ -134,35 +134,16 @@ public struct FactorState: Sendable, Equatable {
     }
 }
 
-/// A fixed-window request counter as read inside the writer's transaction, counted with
-/// `counted(limit:windowSeconds:now:)` and written back with `saveRateCount` (or, for TOTP,
-/// together with the accepted step by `advanceTOTPStep(subjectID:to:rate:)`).
-public struct RateCounterRead: Sendable, Equatable {
-    public enum Storage: Sendable, Equatable {
-        /// A row of the general counter table: the stored (keyed-hash) key, and the row if any.
-        case table(key: String, rowID: Int64?)
-        /// The counter kept in the subject's TOTP credential row, which a verify writes anyway.
-        case totpCredential(subjectID: String)
-    }
+/// A fixed-window request counter as read inside the writer's transaction, to be counted
+/// with `countRequest(_:limit:windowSeconds:now:)`; `key` is the stored (keyed-hash) key.
+public struct RateCounterRead: Sendable {
+    public let key: String
+    /// The stored row, nil when the key has none yet.
+    public let row: (rowID: Int64, windowStart: Int64, count: Int64)?
 
-    public let storage: Storage
-    /// The start of the window counted (Unix seconds); 0 when nothing was counted yet.
-    public let windowStart: Int64
-    public let count: Int64
-
-    public init(storage: Storage, windowStart: Int64, count: Int64) {
-        self.storage = storage
-        self.windowStart = windowStart
-        self.count = count
-    }
-
-    /// The counter with one more request at `now`, and the seconds to wait when that request
-    /// is over `limit` (nil when it is within it).
-    public func counted(limit: Int, windowSeconds: Int, now: Date) -> (counter: RateCounterRead, retryAfter: Int?) {
-        let t = Int64(now.timeIntervalSince1970.rounded(.down))
-        let start = t - t % Int64(windowSeconds)
-        let next = RateCounterRead(storage: storage, windowStart: start, count: windowStart == start ? count + 1 : 1)
-        return (next, next.count > Int64(limit) ? Int(start + Int64(windowSeconds) - t) : nil)
+    public init(key: String, row: (rowID: Int64, windowStart: Int64, count: Int64)?) {
+        self.key = key
+        self.row = row
     }
 }
 
@@ -218,14 +199,11 @@ public protocol SecondFactorWriting: SecondFactorReading {
     /// Counts one request against a fixed-window limit; returns the seconds to wait when the
     /// limit is exceeded, nil when the request is within it.
     func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
-    /// Writes a counter read by `secondFactorSnapshot` and counted.
-    func saveRateCount(_ counter: RateCounterRead) throws
-    /// `advanceTOTPStep(subjectID:to:)` that also writes the credential's rate counter, in the
-    /// same statement; when it returns false nothing was written.
-    func advanceTOTPStep(subjectID: String, to step: UInt64, rate: RateCounterRead) throws -> Bool
-    /// The subject's freeze, the factor's rate counter (for TOTP the credential's; otherwise the
-    /// counter `rateKey`), the factor's failure state, the active TOTP credential (when `factor`
-    /// is `.totp`) and the unused recovery codes; nil when the subject does not exist.
+    /// `countRequest(key:…)` for a counter already read (by `secondFactorSnapshot`).
+    func countRequest(_ counter: RateCounterRead, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
+    /// The subject's freeze, the rate counter `rateKey`, the factor's failure state, the active
+    /// TOTP credential (when `factor` is `.totp`) and the unused recovery codes; nil when the
+    /// subject does not exist.
     func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor, rateKey: String) throws -> SecondFactorSnapshot?
 }
 

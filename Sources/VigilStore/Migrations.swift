@@ -408,16 +408,5 @@ enum Migrations {
             CREATE INDEX recovery_codes_unused ON recovery_codes (subject_id) WHERE used_at IS NULL;
             """
         ),
-        (
-            11, "totp_rate_counter",
-            """
-            -- The totp_verify rate counter of a subject lives in its credential row, which every
-            -- verify reads and a valid code writes anyway (the accepted step): one row written
-            -- per valid code instead of two. The counters of the window running at the upgrade
-            -- stay in rate_counters, unread: that window starts again from zero, once.
-            ALTER TABLE totp_credentials ADD COLUMN rate_window INTEGER NOT NULL DEFAULT 0;
-            ALTER TABLE totp_credentials ADD COLUMN rate_count INTEGER NOT NULL DEFAULT 0;
-            """
-        ),
     ]
 }

@@ -157,48 +157,28 @@ extension SQLiteTransaction {
         // Read, then write, inside the caller's transaction (the writer's: nothing else writes
         // between the two). An upsert with RETURNING would do it in one statement, but SQLite
         // builds a temporary table for every RETURNING.
-        let read =
-            try conn.queryOne("SELECT rowid, window_start, count FROM rate_counters WHERE key = ?", [.text(stored)]) {
-                RateCounterRead(storage: .table(key: stored, rowID: $0.int(0)), windowStart: $0.int(1), count: $0.int(2))
-            } ?? RateCounterRead(storage: .table(key: stored, rowID: nil), windowStart: 0, count: 0)
-        let (next, retry) = read.counted(limit: limit, windowSeconds: windowSeconds, now: now)
-        try saveRateCount(next)
-        return retry
+        let row = try conn.queryOne("SELECT rowid, window_start, count FROM rate_counters WHERE key = ?", [.text(stored)]) {
+            (rowID: $0.int(0), windowStart: $0.int(1), count: $0.int(2))
+        }
+        return try countRequest(RateCounterRead(key: stored, row: row), limit: limit, windowSeconds: windowSeconds, now: now)
     }
 
-    func saveRateCount(_ counter: RateCounterRead) throws {
-        switch counter.storage {
-        case .table(_, let rowID?):
+    func countRequest(_ counter: RateCounterRead, limit: Int, windowSeconds: Int, now: Date) throws -> Int? {
+        let t = Int64(now.timeIntervalSince1970.rounded(.down))
+        let windowStart = t - t % Int64(windowSeconds)
+        let count: Int64
+        if let current = counter.row {
+            count = current.windowStart == windowStart ? current.count + 1 : 1
             try conn.run(
                 "UPDATE rate_counters SET window_start = ?, count = ? WHERE rowid = ?",
-                [.int(counter.windowStart), .int(counter.count), .int(rowID)]
+                [.int(windowStart), .int(count), .int(current.rowID)]
             )
-        case .table(let key, nil):
-            try conn.run(
-                "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, ?)",
-                [.text(key), .int(counter.windowStart), .int(counter.count)]
-            )
-        case .totpCredential(let subjectID):
-            try conn.run(
-                "UPDATE totp_credentials SET rate_window = ?, rate_count = ? WHERE subject_id = ?",
-                [.int(counter.windowStart), .int(counter.count), .text(subjectID)]
-            )
+        } else {
+            count = 1
+            try conn.run("INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)", [.text(counter.key), .int(windowStart)])
         }
-    }
-
-    func advanceTOTPStep(subjectID: String, to step: UInt64, rate: RateCounterRead) throws -> Bool {
-        guard case .totpCredential(let owner) = rate.storage, owner == subjectID else {
-            guard try advanceTOTPStep(subjectID: subjectID, to: step) else { return false }
-            try saveRateCount(rate)
-            return true
-        }
-        return try conn.run(
-            """
-            UPDATE totp_credentials SET last_step = ?, rate_window = ?, rate_count = ?
-            WHERE subject_id = ? AND (last_step IS NULL OR last_step < ?)
-            """,
-            [.int(Int64(step)), .int(rate.windowStart), .int(rate.count), .text(subjectID), .int(Int64(step))]
-        ) == 1
+        guard count > Int64(limit) else { return nil }
+        return Int(windowStart + Int64(windowSeconds) - t)
     }
 
     // MARK: one check's reads at once
@@ -207,9 +187,7 @@ extension SQLiteTransaction {
     /// recovery codes left): every TOTP verify starts with these, and each statement costs the
     /// writer — which every write of the service waits for — a VM run and a B-tree descent.
     /// Each joined table has at most one row per subject (primary or unique keys), so the
-    /// query returns one row when the subject exists and none otherwise. A TOTP check's rate
-    /// counter is the credential's own (`rate_window`, `rate_count`: migration 11), so that a
-    /// valid code writes one row; a recovery-code check's is a row of `rate_counters`.
+    /// query returns one row when the subject exists and none otherwise.
     func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor, rateKey: String) throws -> SecondFactorSnapshot? {
         let storedRateKey = keyring.pseudonym("rate", rateKey)
         return try conn.queryOne(
@@ -218,11 +196,10 @@ extension SQLiteTransaction {
                    rc.rowid, rc.window_start, rc.count,
                    ff.consecutive, ff.locked_until,
                    tc.secret_ct, tc.algorithm, tc.digits, tc.period, tc.last_step, tc.activated_at,
-                   (SELECT count(*) FROM recovery_codes WHERE subject_id = s.id AND used_at IS NULL),
-                   tc.rate_window, tc.rate_count
+                   (SELECT count(*) FROM recovery_codes WHERE subject_id = s.id AND used_at IS NULL)
             FROM subjects s
             LEFT JOIN account_freezes af ON af.subject_id = s.id
-            LEFT JOIN rate_counters rc ON rc.key = ?2 AND ?3 <> 'totp'
+            LEFT JOIN rate_counters rc ON rc.key = ?2
             LEFT JOIN factor_failures ff ON ff.subject_id = s.id AND ff.factor = ?3
             LEFT JOIN totp_credentials tc ON tc.subject_id = s.id AND ?3 = 'totp'
             WHERE s.id = ?1
@@ -237,18 +214,10 @@ extension SQLiteTransaction {
                     frozenAt: Timestamp.parse(row.text(0) ?? "") ?? .distantPast,
                     reportID: row.text(1) ?? ""
                 )
-            let counter: RateCounterRead
-            if factor == .totp {
-                counter = RateCounterRead(
-                    storage: .totpCredential(subjectID: subjectID),
-                    windowStart: row.isNull(14) ? 0 : row.int(14),
-                    count: row.isNull(15) ? 0 : row.int(15)
-                )
-            } else if row.isNull(2) {
-                counter = RateCounterRead(storage: .table(key: storedRateKey, rowID: nil), windowStart: 0, count: 0)
-            } else {
-                counter = RateCounterRead(storage: .table(key: storedRateKey, rowID: row.int(2)), windowStart: row.int(3), count: row.int(4))
-            }
+            let counter = RateCounterRead(
+                key: storedRateKey,
+                row: row.isNull(2) ? nil : (rowID: row.int(2), windowStart: row.int(3), count: row.int(4))
+            )
             var state = FactorState.clear
             if !row.isNull(5) {
                 let until = row.text(6)

@@ -78,10 +78,10 @@ struct SQLiteStoreTests {
         try await insert(store, alice, clock: clock)
         let id = alice.subjectID
         let now = clock.now()
-        // Nothing yet: a clear state, nothing counted, no credential, no codes; no row at all for an unknown subject.
-        let e = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") })
-        #expect(e.freeze == nil && e.state == .clear && e.totp == nil && e.recoveryCodesRemaining == 0)
-        #expect(e.rateCounter == RateCounterRead(storage: .totpCredential(subjectID: id), windowStart: 0, count: 0))
+        // Nothing yet: a clear state, no counter row, no credential, no codes; no row at all for an unknown subject.
+        let empty = try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") }
+        let e = try #require(empty)
+        #expect(e.freeze == nil && e.rateCounter.row == nil && e.state == .clear && e.totp == nil && e.recoveryCodesRemaining == 0)
         #expect(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: "deadbeef-9999", factor: .totp, rateKey: "k") } == nil)
 
         let secret = try SecretBytes.random(count: 20)
@@ -102,35 +102,24 @@ struct SQLiteStoreTests {
         }
         let s = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") })
         #expect(s.freeze?.reportID == "rep_1")
-        #expect(s.rateCounter.count == 0, "a TOTP check counts in the credential row, not under the key")
+        #expect(s.rateCounter.row?.count == 2)
         #expect(s.state.consecutiveFailures == 4 && s.state.retryAfter(now: now) == 60 && !s.state.lockedIndefinitely)
         let totp = try #require(s.totp)
         #expect(totp.algorithm == .sha256 && totp.digits == 8 && totp.period == 30 && totp.lastStep == 1234)
         #expect(totp.secret.withUnsafeBytes { Array($0) } == secretCopy)
         #expect(s.recoveryCodesRemaining == 2)
-        // The recovery-code factor: its own failure state, no credential read, its counter under the key.
+        // The recovery-code factor: its own failure state, no credential read, another counter.
         let r = try #require(
-            try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .recoveryCode, rateKey: "k:\(id)") }
+            try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .recoveryCode, rateKey: "other") }
         )
         #expect(r.state.lockedIndefinitely && r.state.consecutiveFailures == 9)
-        #expect(r.totp == nil && r.rateCounter.count == 2 && r.recoveryCodesRemaining == 2)
-        // A TOTP counter is written with the accepted step, and only when the step is accepted.
-        let written = try await store.write { tx in
-            let snap = try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "")!
-            let (next, retry) = snap.rateCounter.counted(limit: 1, windowSeconds: 60, now: now)
-            #expect(retry == nil)
-            let replay = try tx.advanceTOTPStep(subjectID: id, to: 1234, rate: next)
-            let accepted = try tx.advanceTOTPStep(subjectID: id, to: 1235, rate: next)
-            return [replay, accepted]
+        #expect(r.totp == nil && r.rateCounter.row == nil && r.recoveryCodesRemaining == 2)
+        // The counter read counts on: the third request in the window.
+        let retry = try await store.write { tx in
+            let snap = try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)")!
+            return try tx.countRequest(snap.rateCounter, limit: 2, windowSeconds: 60, now: now)
         }
-        #expect(written == [false, true])
-        let after = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "") })
-        #expect(after.totp?.lastStep == 1235 && after.rateCounter.count == 1)
-        // Counted again in the same window: over a limit of 1, with the seconds to the window's end.
-        let (again, retry) = after.rateCounter.counted(limit: 1, windowSeconds: 60, now: now)
-        #expect(again.count == 2 && retry != nil)
-        try await store.write { tx in try tx.saveRateCount(again) }
-        #expect(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "")?.rateCounter.count } == 2)
+        #expect(retry != nil)
     }
 
     @Test("a duplicate subject id is refused and the first row is untouched")
