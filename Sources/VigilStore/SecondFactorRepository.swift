@@ -5,17 +5,29 @@ import VigilCrypto
 /// TOTP secrets (encrypted, bound to table, column and subject), factor failure counters,
 /// recovery codes (keyed hashes) and rate counters.
 extension SQLiteTransaction {
-    private func totpRecord(_ table: String, _ row: Statement, subjectID: String) throws -> TOTPRecord {
-        guard let algorithm = OneTimePassword.Algorithm(rawValue: row.text(1) ?? "") else {
+    /// A credential or enrolment from six columns from `first` on: secret_ct, algorithm, digits,
+    /// period, last step, since.
+    private func totpRecord(_ table: String, _ row: Statement, subjectID: String, first c: Int32 = 0) throws -> TOTPRecord {
+        guard let algorithm = OneTimePassword.Algorithm(rawValue: row.text(c + 1) ?? "") else {
             throw VigilError.dataIntegrity(reason: "\(table).algorithm of one row is unknown")
         }
         return TOTPRecord(
-            secret: try keyring.openSecret(row.blob(0) ?? [], table: table, column: "secret_ct", rowID: subjectID),
+            secret: try keyring.openSecret(row.blob(c) ?? [], table: table, column: "secret_ct", rowID: subjectID),
             algorithm: algorithm,
-            digits: Int(row.int(2)),
-            period: Int(row.int(3)),
-            lastStep: row.isNull(4) ? nil : UInt64(row.int(4)),
-            since: Timestamp.parse(row.text(5) ?? "") ?? .distantPast
+            digits: Int(row.int(c + 2)),
+            period: Int(row.int(c + 3)),
+            lastStep: row.isNull(c + 4) ? nil : UInt64(row.int(c + 4)),
+            since: Timestamp.parse(row.text(c + 5) ?? "") ?? .distantPast
+        )
+    }
+
+    /// A failure state from two columns from `first` on: consecutive, locked_until.
+    private func factorState(_ row: Statement, first c: Int32 = 0) -> FactorState {
+        let until = row.text(c + 1)
+        return FactorState(
+            consecutiveFailures: Int(row.int(c)),
+            lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
+            lockedIndefinitely: until == Self.indefinite
         )
     }
 
@@ -90,14 +102,7 @@ extension SQLiteTransaction {
         try conn.queryOne(
             "SELECT consecutive, locked_until FROM factor_failures WHERE subject_id = ? AND factor = ?",
             [.text(subjectID), .text(factor.rawValue)]
-        ) { row in
-            let until = row.text(1)
-            return FactorState(
-                consecutiveFailures: Int(row.int(0)),
-                lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
-                lockedIndefinitely: until == Self.indefinite
-            )
-        } ?? .clear
+        ) { factorState($0) } ?? .clear
     }
 
     func setFactorState(subjectID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws {
@@ -218,34 +223,11 @@ extension SQLiteTransaction {
                 key: storedRateKey,
                 row: row.isNull(2) ? nil : (rowID: row.int(2), windowStart: row.int(3), count: row.int(4))
             )
-            var state = FactorState.clear
-            if !row.isNull(5) {
-                let until = row.text(6)
-                state = FactorState(
-                    consecutiveFailures: Int(row.int(5)),
-                    lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
-                    lockedIndefinitely: until == Self.indefinite
-                )
-            }
-            var totp: TOTPRecord?
-            if !row.isNull(7) {
-                guard let algorithm = OneTimePassword.Algorithm(rawValue: row.text(8) ?? "") else {
-                    throw VigilError.dataIntegrity(reason: "totp_credentials.algorithm of one row is unknown")
-                }
-                totp = TOTPRecord(
-                    secret: try keyring.openSecret(row.blob(7) ?? [], table: "totp_credentials", column: "secret_ct", rowID: subjectID),
-                    algorithm: algorithm,
-                    digits: Int(row.int(9)),
-                    period: Int(row.int(10)),
-                    lastStep: row.isNull(11) ? nil : UInt64(row.int(11)),
-                    since: Timestamp.parse(row.text(12) ?? "") ?? .distantPast
-                )
-            }
             return SecondFactorSnapshot(
                 freeze: freeze,
                 rateCounter: counter,
-                state: state,
-                totp: totp,
+                state: row.isNull(5) ? .clear : factorState(row, first: 5),
+                totp: row.isNull(7) ? nil : try totpRecord("totp_credentials", row, subjectID: subjectID, first: 7),
                 recoveryCodesRemaining: Int(row.int(13))
             )
         }
