@@ -246,8 +246,8 @@ public struct SecondFactorService: Sendable {
         let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
         let lockout = policy.lockout[factor]
         let window = policy.totp.windowSteps
-        // Everything the check reads, at once (one statement on SQLite); the order of the
-        // decisions below is the order of the former separate reads.
+        // Everything the check reads, at once (one statement on SQLite). The decisions below
+        // come in this order: freeze, rate limit (every request counts), lock, then the value.
         guard let snapshot = try tx.secondFactorSnapshot(subjectID: subjectID, factor: factor, rateKey: "\(factor.rawValue)_verify:\(subjectID)")
         else { throw VigilError.notFound(resource: "subject") }
         let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now, extra: auditDetails)
