@@ -246,9 +246,10 @@ public struct SecondFactorService: Sendable {
         let limit = policy.rateLimits[factor == .totp ? .totpVerify : .recoveryCodeVerify]
         let lockout = policy.lockout[factor]
         let window = policy.totp.windowSteps
-        // Everything the check reads, at once (one statement on SQLite). The decisions below
-        // come in this order: freeze, rate limit (every request counts), lock, then the value.
-        guard let snapshot = try tx.secondFactorSnapshot(subjectID: subjectID, factor: factor, rateKey: "\(factor.rawValue)_verify:\(subjectID)")
+        // Everything the check reads, at once (one statement on SQLite), and everything it
+        // counts written at once, in the factor's one row. The decisions come in this order:
+        // freeze, rate limit (every request counts), lock, then the value.
+        guard let snapshot = try tx.secondFactorSnapshot(subjectID: subjectID, factor: factor)
         else { throw VigilError.notFound(resource: "subject") }
         let audit = Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now, extra: auditDetails)
         let prefix = factor == .totp ? "totp.verify" : "recovery_code.verify"
@@ -257,12 +258,17 @@ public struct SecondFactorService: Sendable {
             try audit.record("\(prefix).frozen", .denied, ["report_id": .string(freeze.reportID)])
             return .frozen
         }
-        if let retry = try tx.countRequest(snapshot.rateCounter, limit: limit.limit, windowSeconds: limit.windowSeconds, now: now) {
+        var counters = snapshot.counters
+        let (rate, rateRetry) = counters.rate.counted(limit: limit.limit, windowSeconds: limit.windowSeconds, now: now)
+        counters.rate = rate
+        if let retry = rateRetry {
+            try tx.saveFactorCounters(subjectID: subjectID, factor: factor, counters)
             try audit.record("\(prefix).rate_limited", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
-        let state = snapshot.state
+        let state = counters.state
         if let retry = state.retryAfter(now: now) {
+            try tx.saveFactorCounters(subjectID: subjectID, factor: factor, counters)
             try audit.record("\(prefix).locked", .denied, ["retry_after_seconds": .int(Int64(retry))])
             return .locked(retry)
         }
@@ -295,7 +301,8 @@ public struct SecondFactorService: Sendable {
             if passed { remaining -= 1 }
         }
         if passed {
-            if state != .clear { try tx.setFactorState(subjectID: subjectID, factor: factor, .clear) }
+            counters.state = .clear
+            try tx.saveFactorCounters(subjectID: subjectID, factor: factor, counters)
             try audit.record(
                 factor == .totp ? "totp.verify.succeeded" : "recovery_code.used",
                 .success,
@@ -311,7 +318,8 @@ public struct SecondFactorService: Sendable {
             state: state,
             lockout: lockout,
             action: "\(prefix).failed",
-            noticeChannels: deps.noticeChannels
+            noticeChannels: deps.noticeChannels,
+            counters: counters
         )
         return .failedWith(remaining)
     }
@@ -409,7 +417,9 @@ public struct SecondFactorService: Sendable {
     }
 
     /// One failure more: the new count, the lock it causes, their audit entries, and a security
-    /// notice on `noticeChannels` when this failure starts a lock (see the rules above).
+    /// notice on `noticeChannels` when this failure starts a lock (see the rules above). For a
+    /// one-time-code factor `counters` are the factor's counters as the caller has them (read
+    /// when nil); they are written with the new state and the failure's time.
     static func recordFailure(
         _ tx: any StoreWriting,
         audit: Auditor,
@@ -418,7 +428,8 @@ public struct SecondFactorService: Sendable {
         state: FactorState,
         lockout: AuthenticationPolicy.Lockout,
         action: String,
-        noticeChannels: [OutboundMessage.Channel] = []
+        noticeChannels: [OutboundMessage.Channel] = [],
+        counters: FactorCounters? = nil
     ) throws {
         var next = state
         next.consecutiveFailures += 1
@@ -430,8 +441,16 @@ public struct SecondFactorService: Sendable {
         case .locked:
             next.lockedIndefinitely = true
         }
-        try tx.setFactorState(subjectID: subjectID, factor: factor, next)
-        try tx.recordSecondFactorFailure(subjectID: subjectID, factor: factor, at: audit.now)  // the suspicious-login burst rule
+        if factor == .password {
+            try tx.setFactorState(subjectID: subjectID, factor: factor, next)
+        } else {
+            // A one-time code: the new state and the failure's time (for the suspicious-login
+            // burst rule) in the factor's one row, with the counters the caller already holds.
+            var c = try counters ?? tx.factorCounters(subjectID: subjectID, factor: factor)
+            c.state = next
+            c.addFailure(at: audit.now)
+            try tx.saveFactorCounters(subjectID: subjectID, factor: factor, c)
+        }
         try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
         let firstLock = lockout.consequence(afterConsecutiveFailures: state.consecutiveFailures) == .none
         if next.lockedIndefinitely || (next.lockedUntil != nil && firstLock) {

@@ -134,16 +134,63 @@ public struct FactorState: Sendable, Equatable {
     }
 }
 
-/// A fixed-window request counter as read inside the writer's transaction, to be counted
-/// with `countRequest(_:limit:windowSeconds:now:)`; `key` is the stored (keyed-hash) key.
-public struct RateCounterRead: Sendable {
-    public let key: String
-    /// The stored row, nil when the key has none yet.
-    public let row: (rowID: Int64, windowStart: Int64, count: Int64)?
+/// A fixed-window request counter: the start of the window counted (Unix seconds; 0 when
+/// nothing was counted yet) and the requests in it.
+public struct RateWindow: Sendable, Equatable {
+    public var windowStart: Int64
+    public var count: Int64
 
-    public init(key: String, row: (rowID: Int64, windowStart: Int64, count: Int64)?) {
-        self.key = key
-        self.row = row
+    public init(windowStart: Int64 = 0, count: Int64 = 0) {
+        self.windowStart = windowStart
+        self.count = count
+    }
+
+    /// The counter with one more request at `now`, and the seconds to wait when that request
+    /// is over `limit` (nil when it is within it).
+    public func counted(limit: Int, windowSeconds: Int, now: Date) -> (window: RateWindow, retryAfter: Int?) {
+        let t = Int64(now.timeIntervalSince1970.rounded(.down))
+        let start = t - t % Int64(windowSeconds)
+        let next = RateWindow(windowStart: start, count: windowStart == start ? count + 1 : 1)
+        return (next, next.count > Int64(limit) ? Int(start + Int64(windowSeconds) - t) : nil)
+    }
+}
+
+/// What the store keeps per subject and one-time-code factor (TOTP, recovery code) in one row,
+/// so that a check writes one row: the failure state, the factor's request counter, and the
+/// times of its recent failures for the suspicious-login burst rule.
+public struct FactorCounters: Sendable, Equatable {
+    public var state: FactorState
+    public var rate: RateWindow
+    /// Failures of the last `failureHistorySeconds`, at most `failureHistoryCount` (the newest),
+    /// in milliseconds since 1970.
+    public var recentFailures: [Int64]
+
+    /// The burst rule's largest window (policy: `window_minutes` ≤ 1440) and count (≤ 100):
+    /// older or further failures can never change its answer.
+    public static let failureHistorySeconds: Int64 = 86_400
+    public static let failureHistoryCount = 100
+
+    public init(state: FactorState = .clear, rate: RateWindow = RateWindow(), recentFailures: [Int64] = []) {
+        self.state = state
+        self.rate = rate
+        self.recentFailures = recentFailures
+    }
+
+    /// Adds a failure at `time` and forgets what the burst rule can no longer count.
+    public mutating func addFailure(at time: Date) {
+        let ms = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        recentFailures.removeAll { $0 < ms - Self.failureHistorySeconds * 1000 }
+        recentFailures.append(ms)
+        if recentFailures.count > Self.failureHistoryCount {
+            recentFailures.sort()
+            recentFailures.removeFirst(recentFailures.count - Self.failureHistoryCount)
+        }
+    }
+
+    /// Failures at or after `time`.
+    public func failures(since time: Date) -> Int {
+        let ms = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        return recentFailures.reduce(0) { $0 + ($1 >= ms ? 1 : 0) }
     }
 }
 
@@ -151,23 +198,16 @@ public struct RateCounterRead: Sendable {
 /// statement on the SQLite store) inside the writer's transaction.
 public struct SecondFactorSnapshot: Sendable {
     public var freeze: AccountFreeze?
-    public var rateCounter: RateCounterRead
-    public var state: FactorState
+    /// The factor's failure state, request counter and recent failures.
+    public var counters: FactorCounters
     /// The active TOTP credential; read only for a TOTP check.
     public var totp: TOTPRecord?
     /// Unused recovery codes.
     public var recoveryCodesRemaining: Int
 
-    public init(
-        freeze: AccountFreeze?,
-        rateCounter: RateCounterRead,
-        state: FactorState,
-        totp: TOTPRecord?,
-        recoveryCodesRemaining: Int
-    ) {
+    public init(freeze: AccountFreeze?, counters: FactorCounters, totp: TOTPRecord?, recoveryCodesRemaining: Int) {
         self.freeze = freeze
-        self.rateCounter = rateCounter
-        self.state = state
+        self.counters = counters
         self.totp = totp
         self.recoveryCodesRemaining = recoveryCodesRemaining
     }
@@ -199,12 +239,14 @@ public protocol SecondFactorWriting: SecondFactorReading {
     /// Counts one request against a fixed-window limit; returns the seconds to wait when the
     /// limit is exceeded, nil when the request is within it.
     func countRequest(key: String, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
-    /// `countRequest(key:…)` for a counter already read (by `secondFactorSnapshot`).
-    func countRequest(_ counter: RateCounterRead, limit: Int, windowSeconds: Int, now: Date) throws -> Int?
-    /// The subject's freeze, the rate counter `rateKey`, the factor's failure state, the active
-    /// TOTP credential (when `factor` is `.totp`) and the unused recovery codes; nil when the
-    /// subject does not exist.
-    func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor, rateKey: String) throws -> SecondFactorSnapshot?
+    /// The subject's freeze, the factor's counters, the active TOTP credential (when `factor`
+    /// is `.totp`) and the unused recovery codes; nil when the subject does not exist.
+    /// `factor` is `.totp` or `.recoveryCode`.
+    func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> SecondFactorSnapshot?
+    /// The counters of a one-time-code factor (`.totp`, `.recoveryCode`).
+    func factorCounters(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> FactorCounters
+    /// Writes all of a one-time-code factor's counters, in one row.
+    func saveFactorCounters(subjectID: String, factor: AuthenticationPolicy.Factor, _ counters: FactorCounters) throws
 }
 
 /// Read access to the audit log for exports (the auditor role / `audit:read`).

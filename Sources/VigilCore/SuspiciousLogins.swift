@@ -200,7 +200,8 @@ public protocol SuspiciousLoginReading {
     /// which occurred at or after `since`, oldest first; `sameDevice` compares with `deviceID`.
     func loginHistory(subjectID: String, deviceID: String, since: Date) throws -> [LoginHistoryEntry]
     func loginReport(id: String) throws -> StoredLoginReport?
-    /// Failed TOTP and recovery codes of the subject at or after `since`.
+    /// Failed TOTP and recovery codes of the subject at or after `since` (from each factor's
+    /// `FactorCounters.recentFailures`: at most a day and 100 failures back).
     func secondFactorFailures(subjectID: String, since: Date) throws -> Int
     func accountFreeze(subjectID: String) throws -> AccountFreeze?
     func pendingCases(subjectID: String) throws -> [PendingCase]
@@ -215,9 +216,6 @@ public protocol SuspiciousLoginWriting: SuspiciousLoginReading {
     /// Freezes the account; false when it was already frozen (the first freeze stays).
     func freezeAccount(_ freeze: AccountFreeze) throws -> Bool
     func insertPendingCase(_ pending: PendingCase) throws
-    /// Logs one failed second factor (TOTP or recovery code) for the burst rule; rows older
-    /// than a day (the largest policy window) are pruned.
-    func recordSecondFactorFailure(subjectID: String, factor: AuthenticationPolicy.Factor, at time: Date) throws
 }
 
 /// Suspicious-login reports: rules, decision, freeze, its P1 case, audit.

@@ -162,23 +162,11 @@ extension SQLiteTransaction {
     // MARK: second-factor failures
 
     func secondFactorFailures(subjectID: String, since: Date) throws -> Int {
-        Int(
-            try conn.queryOne(
-                "SELECT count(*) FROM second_factor_failures WHERE subject_id = ? AND at >= ? AND factor IN ('totp', 'recovery_code')",
-                [.text(subjectID), .text(Timestamp.format(since))],
-                { $0.int(0) }
-            ) ?? 0
-        )
-    }
-
-    func recordSecondFactorFailure(subjectID: String, factor: AuthenticationPolicy.Factor, at time: Date) throws {
-        try conn.run(
-            "DELETE FROM second_factor_failures WHERE subject_id = ? AND at < ?",
-            [.text(subjectID), .text(Timestamp.format(time.addingTimeInterval(-86_400)))]
-        )
-        try conn.run(
-            "INSERT INTO second_factor_failures (subject_id, factor, at) VALUES (?, ?, ?)",
-            [.text(subjectID), .text(factor.rawValue), .text(Timestamp.format(time))]
-        )
+        try conn.query(
+            "SELECT recent_failures FROM factor_failures WHERE subject_id = ? AND factor IN ('totp', 'recovery_code')",
+            [.text(subjectID)]
+        ) { row in
+            FactorCounters(recentFailures: (row.text(0) ?? "").split(separator: ",").compactMap { Int64($0) }).failures(since: since)
+        }.reduce(0, +)
     }
 }

@@ -408,5 +408,31 @@ enum Migrations {
             CREATE INDEX recovery_codes_unused ON recovery_codes (subject_id) WHERE used_at IS NULL;
             """
         ),
+        (
+            11, "one_time_code_counters",
+            """
+            -- A TOTP or recovery-code check writes one row: the factor's failure state, its request
+            -- counter (before: a rate_counters row) and the times of its recent failures for the
+            -- suspicious-login burst rule (before: a second_factor_failures row per failure) —
+            -- milliseconds since 1970, oldest first, comma-separated, at most a day and 100 back.
+            ALTER TABLE factor_failures ADD COLUMN rate_window INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE factor_failures ADD COLUMN rate_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE factor_failures ADD COLUMN recent_failures TEXT NOT NULL DEFAULT '';
+            INSERT INTO factor_failures (subject_id, factor, consecutive, locked_until, recent_failures)
+            SELECT subject_id, factor, 0, NULL, group_concat(ms, ',')
+            FROM (
+                SELECT subject_id, factor, CAST(round((julianday(at) - 2440587.5) * 86400000.0) AS INTEGER) AS ms
+                FROM second_factor_failures
+                WHERE factor IN ('totp', 'recovery_code')
+                ORDER BY subject_id, factor, ms
+            )
+            WHERE true
+            GROUP BY subject_id, factor
+            ON CONFLICT (subject_id, factor) DO UPDATE SET recent_failures = excluded.recent_failures;
+            DROP TABLE second_factor_failures;
+            -- The counters of the verify windows running at the upgrade stay in rate_counters,
+            -- unread: those windows start again from zero, once.
+            """
+        ),
     ]
 }

@@ -107,7 +107,12 @@ extension SQLiteTransaction {
 
     func setFactorState(subjectID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws {
         if state == .clear {
-            try conn.run("DELETE FROM factor_failures WHERE subject_id = ? AND factor = ?", [.text(subjectID), .text(factor.rawValue)])
+            // The row stays: a one-time-code factor's row also holds its request counter and
+            // recent failures, which a success or an unlock does not undo.
+            try conn.run(
+                "UPDATE factor_failures SET consecutive = 0, locked_until = NULL WHERE subject_id = ? AND factor = ?",
+                [.text(subjectID), .text(factor.rawValue)]
+            )
             return
         }
         let until: SQLValue =
@@ -162,71 +167,93 @@ extension SQLiteTransaction {
         // Read, then write, inside the caller's transaction (the writer's: nothing else writes
         // between the two). An upsert with RETURNING would do it in one statement, but SQLite
         // builds a temporary table for every RETURNING.
-        let row = try conn.queryOne("SELECT rowid, window_start, count FROM rate_counters WHERE key = ?", [.text(stored)]) {
-            (rowID: $0.int(0), windowStart: $0.int(1), count: $0.int(2))
+        let current = try conn.queryOne("SELECT rowid, window_start, count FROM rate_counters WHERE key = ?", [.text(stored)]) {
+            (rowID: $0.int(0), window: RateWindow(windowStart: $0.int(1), count: $0.int(2)))
         }
-        return try countRequest(RateCounterRead(key: stored, row: row), limit: limit, windowSeconds: windowSeconds, now: now)
-    }
-
-    func countRequest(_ counter: RateCounterRead, limit: Int, windowSeconds: Int, now: Date) throws -> Int? {
-        let t = Int64(now.timeIntervalSince1970.rounded(.down))
-        let windowStart = t - t % Int64(windowSeconds)
-        let count: Int64
-        if let current = counter.row {
-            count = current.windowStart == windowStart ? current.count + 1 : 1
+        let (next, retry) = (current?.window ?? RateWindow()).counted(limit: limit, windowSeconds: windowSeconds, now: now)
+        if let current {
             try conn.run(
                 "UPDATE rate_counters SET window_start = ?, count = ? WHERE rowid = ?",
-                [.int(windowStart), .int(count), .int(current.rowID)]
+                [.int(next.windowStart), .int(next.count), .int(current.rowID)]
             )
         } else {
-            count = 1
-            try conn.run("INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)", [.text(counter.key), .int(windowStart)])
+            try conn.run(
+                "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, ?)",
+                [.text(stored), .int(next.windowStart), .int(next.count)]
+            )
         }
-        guard count > Int64(limit) else { return nil }
-        return Int(windowStart + Int64(windowSeconds) - t)
+        return retry
     }
 
-    // MARK: one check's reads at once
+    // MARK: one-time-code factors: one row of counters, and one read per check
+
+    /// `factor_failures` columns 2…4 (from `first` on): rate_window, rate_count, recent_failures.
+    private func factorCounters(_ row: Statement, state: FactorState, first c: Int32) -> FactorCounters {
+        FactorCounters(
+            state: state,
+            rate: RateWindow(windowStart: row.int(c), count: row.int(c + 1)),
+            recentFailures: (row.text(c + 2) ?? "").split(separator: ",").compactMap { Int64($0) }
+        )
+    }
+
+    func factorCounters(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> FactorCounters {
+        try conn.queryOne(
+            """
+            SELECT consecutive, locked_until, rate_window, rate_count, recent_failures FROM factor_failures
+            WHERE subject_id = ? AND factor = ?
+            """,
+            [.text(subjectID), .text(factor.rawValue)]
+        ) { factorCounters($0, state: factorState($0), first: 2) } ?? FactorCounters()
+    }
+
+    func saveFactorCounters(subjectID: String, factor: AuthenticationPolicy.Factor, _ counters: FactorCounters) throws {
+        let state = counters.state
+        let until: SQLValue =
+            state.lockedIndefinitely ? .text(Self.indefinite) : .optionalText(state.lockedUntil.map(Timestamp.format))
+        try conn.run(
+            """
+            INSERT INTO factor_failures (subject_id, factor, consecutive, locked_until, rate_window, rate_count, recent_failures)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subject_id, factor) DO UPDATE SET consecutive = excluded.consecutive, locked_until = excluded.locked_until,
+                rate_window = excluded.rate_window, rate_count = excluded.rate_count, recent_failures = excluded.recent_failures
+            """,
+            [
+                .text(subjectID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until,
+                .int(counters.rate.windowStart), .int(counters.rate.count),
+                .text(counters.recentFailures.map(String.init).joined(separator: ",")),
+            ]
+        )
+    }
 
     /// One statement instead of six (subject, freeze, rate counter, failure state, credential,
     /// recovery codes left): every TOTP verify starts with these, and each statement costs the
     /// writer — which every write of the service waits for — a VM run and a B-tree descent.
     /// Each joined table has at most one row per subject (primary or unique keys), so the
     /// query returns one row when the subject exists and none otherwise.
-    func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor, rateKey: String) throws -> SecondFactorSnapshot? {
-        let storedRateKey = keyring.pseudonym("rate", rateKey)
-        return try conn.queryOne(
+    func secondFactorSnapshot(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> SecondFactorSnapshot? {
+        try conn.queryOne(
             """
             SELECT af.frozen_at, af.report_id,
-                   rc.rowid, rc.window_start, rc.count,
-                   ff.consecutive, ff.locked_until,
+                   ff.consecutive, ff.locked_until, ff.rate_window, ff.rate_count, ff.recent_failures,
                    tc.secret_ct, tc.algorithm, tc.digits, tc.period, tc.last_step, tc.activated_at,
                    (SELECT count(*) FROM recovery_codes WHERE subject_id = s.id AND used_at IS NULL)
             FROM subjects s
             LEFT JOIN account_freezes af ON af.subject_id = s.id
-            LEFT JOIN rate_counters rc ON rc.key = ?2
-            LEFT JOIN factor_failures ff ON ff.subject_id = s.id AND ff.factor = ?3
-            LEFT JOIN totp_credentials tc ON tc.subject_id = s.id AND ?3 = 'totp'
+            LEFT JOIN factor_failures ff ON ff.subject_id = s.id AND ff.factor = ?2
+            LEFT JOIN totp_credentials tc ON tc.subject_id = s.id AND ?2 = 'totp'
             WHERE s.id = ?1
             """,
-            [.text(subjectID), .text(storedRateKey), .text(factor.rawValue)]
+            [.text(subjectID), .text(factor.rawValue)]
         ) { row in
-            let freeze: AccountFreeze? =
-                row.isNull(0)
-                ? nil
-                : AccountFreeze(
-                    subjectID: subjectID,
-                    frozenAt: Timestamp.parse(row.text(0) ?? "") ?? .distantPast,
-                    reportID: row.text(1) ?? ""
-                )
-            let counter = RateCounterRead(
-                key: storedRateKey,
-                row: row.isNull(2) ? nil : (rowID: row.int(2), windowStart: row.int(3), count: row.int(4))
-            )
-            return SecondFactorSnapshot(
-                freeze: freeze,
-                rateCounter: counter,
-                state: row.isNull(5) ? .clear : factorState(row, first: 5),
+            SecondFactorSnapshot(
+                freeze: row.isNull(0)
+                    ? nil
+                    : AccountFreeze(
+                        subjectID: subjectID,
+                        frozenAt: Timestamp.parse(row.text(0) ?? "") ?? .distantPast,
+                        reportID: row.text(1) ?? ""
+                    ),
+                counters: row.isNull(2) ? FactorCounters() : factorCounters(row, state: factorState(row, first: 2), first: 4),
                 totp: row.isNull(7) ? nil : try totpRecord("totp_credentials", row, subjectID: subjectID, first: 7),
                 recoveryCodesRemaining: Int(row.int(13))
             )

@@ -72,20 +72,24 @@ struct SQLiteStoreTests {
         #expect(try await store.read { try $0.subjectID(email: "nobody@example.org") } == nil)
     }
 
-    @Test("one statement reads a second-factor check's state: freeze, rate counter, failures, credential, codes left")
+    @Test("one statement reads a second-factor check's state: freeze, counters, credential, codes left; one row holds the counters")
     func secondFactorSnapshot() async throws {
         let store = try open()
         try await insert(store, alice, clock: clock)
         let id = alice.subjectID
         let now = clock.now()
-        // Nothing yet: a clear state, no counter row, no credential, no codes; no row at all for an unknown subject.
-        let empty = try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") }
-        let e = try #require(empty)
-        #expect(e.freeze == nil && e.rateCounter.row == nil && e.state == .clear && e.totp == nil && e.recoveryCodesRemaining == 0)
-        #expect(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: "deadbeef-9999", factor: .totp, rateKey: "k") } == nil)
+        // Nothing yet: empty counters, no credential, no codes; no row at all for an unknown subject.
+        let e = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp) })
+        #expect(e.freeze == nil && e.counters == FactorCounters() && e.totp == nil && e.recoveryCodesRemaining == 0)
+        #expect(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: "deadbeef-9999", factor: .totp) } == nil)
 
         let secret = try SecretBytes.random(count: 20)
         let secretCopy = secret.withUnsafeBytes { Array($0) }
+        let totpCounters = FactorCounters(
+            state: FactorState(consecutiveFailures: 4, lockedUntil: now.addingTimeInterval(60)),
+            rate: RateWindow(windowStart: 1_800_000_000, count: 7),
+            recentFailures: [1_800_000_000_123, 1_800_000_001_456]
+        )
         try await store.write { tx in
             try tx.saveTOTPEnrolment(
                 subjectID: id,
@@ -94,32 +98,87 @@ struct SQLiteStoreTests {
             try tx.activateTOTP(subjectID: id, acceptedStep: 1234, at: now)
             try tx.replaceRecoveryCodes(subjectID: id, codes: ["a", "b", "c"], setID: "s1", at: now)
             _ = try tx.consumeRecoveryCode(subjectID: id, code: "b", at: now)
-            try tx.setFactorState(subjectID: id, factor: .totp, FactorState(consecutiveFailures: 4, lockedUntil: now.addingTimeInterval(60)))
+            try tx.saveFactorCounters(subjectID: id, factor: .totp, totpCounters)
             try tx.setFactorState(subjectID: id, factor: .recoveryCode, FactorState(consecutiveFailures: 9, lockedIndefinitely: true))
-            _ = try tx.countRequest(key: "k:\(id)", limit: 10, windowSeconds: 60, now: now)
-            _ = try tx.countRequest(key: "k:\(id)", limit: 10, windowSeconds: 60, now: now)
             _ = try tx.freezeAccount(AccountFreeze(subjectID: id, frozenAt: now, reportID: "rep_1"))
         }
-        let s = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)") })
+        let s = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .totp) })
         #expect(s.freeze?.reportID == "rep_1")
-        #expect(s.rateCounter.row?.count == 2)
-        #expect(s.state.consecutiveFailures == 4 && s.state.retryAfter(now: now) == 60 && !s.state.lockedIndefinitely)
+        #expect(s.counters == totpCounters)
+        #expect(s.counters.state.retryAfter(now: now) == 60)
         let totp = try #require(s.totp)
         #expect(totp.algorithm == .sha256 && totp.digits == 8 && totp.period == 30 && totp.lastStep == 1234)
         #expect(totp.secret.withUnsafeBytes { Array($0) } == secretCopy)
         #expect(s.recoveryCodesRemaining == 2)
-        // The recovery-code factor: its own failure state, no credential read, another counter.
-        let r = try #require(
-            try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .recoveryCode, rateKey: "other") }
-        )
-        #expect(r.state.lockedIndefinitely && r.state.consecutiveFailures == 9)
-        #expect(r.totp == nil && r.rateCounter.row == nil && r.recoveryCodesRemaining == 2)
-        // The counter read counts on: the third request in the window.
-        let retry = try await store.write { tx in
-            let snap = try tx.secondFactorSnapshot(subjectID: id, factor: .totp, rateKey: "k:\(id)")!
-            return try tx.countRequest(snap.rateCounter, limit: 2, windowSeconds: 60, now: now)
+        // The recovery-code factor: its own row (made by setFactorState), no credential read.
+        let r = try #require(try await store.write { tx in try tx.secondFactorSnapshot(subjectID: id, factor: .recoveryCode) })
+        #expect(r.counters.state.lockedIndefinitely && r.counters.state.consecutiveFailures == 9)
+        #expect(r.counters.rate == RateWindow() && r.counters.recentFailures.isEmpty)
+        #expect(r.totp == nil && r.recoveryCodesRemaining == 2)
+        // Clearing the state (a success, an agent's unlock) keeps the counter and the failure times.
+        try await store.write { tx in try tx.setFactorState(subjectID: id, factor: .totp, .clear) }
+        let cleared = try await store.write { tx in try tx.factorCounters(subjectID: id, factor: .totp) }
+        #expect(cleared == FactorCounters(state: .clear, rate: totpCounters.rate, recentFailures: totpCounters.recentFailures))
+        #expect(try await store.read { tx in try tx.factorState(subjectID: id, factor: .totp) } == .clear)
+        // The burst rule counts both factors' failures from a time on.
+        try await store.write { tx in
+            try tx.saveFactorCounters(subjectID: id, factor: .recoveryCode, FactorCounters(recentFailures: [1_800_000_002_000]))
         }
-        #expect(retry != nil)
+        let since = Date(timeIntervalSince1970: 1_800_000_000.5)
+        #expect(try await store.read { tx in try tx.secondFactorFailures(subjectID: id, since: since) } == 2)
+    }
+
+    @Test("failure times: a day and the newest 100 are kept; the count is from a time on, to the millisecond")
+    func failureHistory() {
+        var c = FactorCounters()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        c.addFailure(at: t0)
+        c.addFailure(at: t0.addingTimeInterval(0.5))
+        #expect(c.recentFailures == [1_800_000_000_000, 1_800_000_000_500])
+        #expect(c.failures(since: t0.addingTimeInterval(0.5)) == 1 && c.failures(since: t0.addingTimeInterval(0.501)) == 0)
+        // A failure a day and a second later forgets both.
+        c.addFailure(at: t0.addingTimeInterval(86_401))
+        #expect(c.recentFailures == [1_800_086_401_000])
+        // At most 100, the newest, whatever order the stored list had.
+        c.recentFailures = (1...100).map { 1_800_086_401_000 + Int64($0) }.reversed()
+        c.addFailure(at: t0.addingTimeInterval(86_402))
+        #expect(c.recentFailures.count == 100)
+        #expect(c.recentFailures.min() == 1_800_086_401_002 && c.recentFailures.max() == 1_800_086_402_000)
+    }
+
+    @Test("migration 11 moves the second-factor failure log into the factor rows and drops it")
+    func migrationOfFailureLog() async throws {
+        // A database at version 10, as the previous release left it, with a failure log.
+        let conn = try SQLiteConnection(path: path)
+        try conn.exec("PRAGMA journal_mode = WAL")
+        try conn.exec(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT"
+        )
+        for m in Migrations.all.sorted(by: { $0.version < $1.version }) where m.version <= 10 {
+            try conn.exec(m.sql)
+            try conn.run("INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00.000Z')", [.int(Int64(m.version)), .text(m.name)])
+        }
+        try conn.run(
+            "INSERT INTO subjects (id, created_at, updated_at) VALUES ('deadbeef-0001', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')"
+        )
+        try conn.run("INSERT INTO factor_failures (subject_id, factor, consecutive, locked_until) VALUES ('deadbeef-0001', 'totp', 2, NULL)")
+        for (factor, at) in [
+            ("totp", "2027-01-15T08:00:00.250Z"), ("totp", "2027-01-15T08:00:01.000Z"), ("recovery_code", "2027-01-15T08:00:02.125Z"),
+            ("password", "2027-01-15T08:00:03.000Z"),
+        ] {
+            try conn.run(
+                "INSERT INTO second_factor_failures (subject_id, factor, at) VALUES ('deadbeef-0001', ?, ?)",
+                [.text(factor), .text(at)]
+            )
+        }
+        let store = try open()
+        let totp = try await store.write { tx in try tx.factorCounters(subjectID: "deadbeef-0001", factor: .totp) }
+        let codes = try await store.write { tx in try tx.factorCounters(subjectID: "deadbeef-0001", factor: .recoveryCode) }
+        let t = Int64(Timestamp.parse("2027-01-15T08:00:00.000Z")!.timeIntervalSince1970 * 1000)
+        #expect(totp.state.consecutiveFailures == 2 && totp.recentFailures.sorted() == [t + 250, t + 1000])
+        #expect(codes.state == .clear && codes.recentFailures == [t + 2125])
+        #expect(try conn.queryOne("SELECT count(*) FROM sqlite_master WHERE name = 'second_factor_failures'", [], { $0.int(0) }) == 0)
+        #expect(try await store.schemaVersion() == Migrations.all.map(\.version).max())
     }
 
     @Test("a duplicate subject id is refused and the first row is untouched")
