@@ -166,7 +166,7 @@ extension SQLiteTransaction {
             "SELECT recent_failures FROM factor_failures WHERE subject_id = ? AND factor IN ('totp', 'recovery_code')",
             [.text(subjectID)]
         ) { row in
-            FactorCounters(recentFailures: (row.text(0) ?? "").split(separator: ",").compactMap { Int64($0) }).failures(since: since)
+            FactorCounters(recentFailures: Self.failureTimes(row.text(0))).failures(since: since)
         }.reduce(0, +)
     }
 }

@@ -414,7 +414,7 @@ enum Migrations {
             -- A TOTP or recovery-code check writes one row: the factor's failure state, its request
             -- counter (before: a rate_counters row) and the times of its recent failures for the
             -- suspicious-login burst rule (before: a second_factor_failures row per failure) —
-            -- milliseconds since 1970, oldest first, comma-separated, at most a day and 100 back.
+            -- milliseconds since 1970, comma-separated, the last day's and at most the newest 100.
             ALTER TABLE factor_failures ADD COLUMN rate_window INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE factor_failures ADD COLUMN rate_count INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE factor_failures ADD COLUMN recent_failures TEXT NOT NULL DEFAULT '';

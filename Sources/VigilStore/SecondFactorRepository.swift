@@ -192,8 +192,17 @@ extension SQLiteTransaction {
         FactorCounters(
             state: state,
             rate: RateWindow(windowStart: row.int(c), count: row.int(c + 1)),
-            recentFailures: (row.text(c + 2) ?? "").split(separator: ",").compactMap { Int64($0) }
+            recentFailures: Self.failureTimes(row.text(c + 2))
         )
+    }
+
+    /// `factor_failures.recent_failures`: milliseconds since 1970, comma-separated.
+    static func failureTimes(_ text: String?) -> [Int64] {
+        (text ?? "").split(separator: ",").compactMap { Int64($0) }
+    }
+
+    static func failureTimesText(_ times: [Int64]) -> String {
+        times.map(String.init).joined(separator: ",")
     }
 
     func factorCounters(subjectID: String, factor: AuthenticationPolicy.Factor) throws -> FactorCounters {
@@ -220,7 +229,7 @@ extension SQLiteTransaction {
             [
                 .text(subjectID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until,
                 .int(counters.rate.windowStart), .int(counters.rate.count),
-                .text(counters.recentFailures.map(String.init).joined(separator: ",")),
+                .text(Self.failureTimesText(counters.recentFailures)),
             ]
         )
     }
