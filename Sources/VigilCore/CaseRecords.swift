@@ -267,4 +267,10 @@ public protocol CaseWorkflowWriting: CaseWorkflowReading {
     func linkCaseSubject(caseID: String, subjectID: String) throws -> Bool
     /// Lifts a freeze; false when the subject was not frozen.
     func unfreezeAccount(subjectID: String) throws -> Bool
+    /// Ends every pending email/SMS code check on the subject's cases (a freeze): each becomes
+    /// `failed` with its code hash gone; returns them as they are now.
+    func voidPendingVerificationCodes(subjectID: String, at time: Date) throws -> [CaseVerification]
+    /// Cancels every action `agentID` asked for that still waits for approval (the agent was
+    /// disabled); returns them as they are now.
+    func cancelPendingActions(requestedBy agentID: String, at time: Date) throws -> [CaseAction]
 }

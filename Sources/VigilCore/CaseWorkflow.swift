@@ -500,6 +500,8 @@ public struct CaseWorkflowService: Sendable {
         case .sendResetLink:
             let s = try tx.subject(id: subjectID)
             guard s?.email != nil || s?.phone != nil else { throw VigilError.conflict(reason: "the subject has no registered contact") }
+            // A frozen account changes no credential: unfreeze it first (under four eyes).
+            guard try tx.accountFreeze(subjectID: subjectID) == nil else { throw VigilError.accountFrozen }
         case .changeContact, .endSessions:
             break
         }
@@ -598,6 +600,15 @@ public struct CaseWorkflowService: Sendable {
         case .freeze:
             _ = try tx.freezeAccount(AccountFreeze(subjectID: subjectID, frozenAt: now, reportID: a.id))
             try audit.subject(subjectID, "account.frozen", ids)
+            try AccountFreezes.voidOutstanding(
+                subjectID: subjectID,
+                tx: tx,
+                principal: audit.principal,
+                request: audit.request,
+                now: now,
+                caseID: audit.caseID,
+                details: ids
+            )
             try SecurityNotice.enqueue("account_frozen", subjectID: subjectID, channels: deps.noticeChannels, in: tx, at: now)
             credentialsChanged = true
         case .unfreeze:

@@ -9,6 +9,9 @@ public protocol PasswordResetReading {
     func withdrawalHold(subjectID: String) throws -> Date?
     /// The subject of a usable token, without consuming it.
     func resetTokenSubject(hash: [UInt8], at time: Date) throws -> String?
+    /// The subject of an unused, unexpired token that was voided (by a newer token, a completed
+    /// reset or a freeze): a confirm with it on a frozen account answers `account_frozen`.
+    func voidedResetTokenSubject(hash: [UInt8], at time: Date) throws -> String?
 }
 
 public protocol PasswordResetWriting: PasswordResetReading {
@@ -21,8 +24,9 @@ public protocol PasswordResetWriting: PasswordResetReading {
     /// Consumes a token: true (with its subject) only for an unused, unvoided, unexpired token;
     /// `UPDATE … WHERE used_at IS NULL`, so of two racing confirms one wins.
     func consumeResetToken(hash: [UInt8], at time: Date) throws -> String?
-    /// Voids every unused token of the subject.
-    func voidResetTokens(subjectID: String, at time: Date) throws
+    /// Voids every unused token of the subject; returns how many it voided.
+    @discardableResult
+    func voidResetTokens(subjectID: String, at time: Date) throws -> Int
     /// Holds withdrawals until `until` (the later of an existing hold and this one stays).
     func holdWithdrawals(subjectID: String, until: Date, at time: Date) throws
 }
@@ -49,8 +53,16 @@ public struct PendingResetRequest: Sendable, Equatable {
 ///   it (one encrypted insert and one audit entry, the same work for every identifier) and a
 ///   background worker resolves it, so neither the answer nor its timing says whether an
 ///   account exists;
-/// - the worker applies the limits per identifier and per source and the resend cooldown
-///   (silently: an anonymous caller learns nothing), issues a 256-bit URL-safe token stored only
+/// - the worker applies the limits per account and per end-user address and the resend cooldown
+///   (silently: an anonymous caller learns nothing). The identifier is resolved before it is
+///   counted, so a subject's email, phone (E.164, however spaced) and id share one bucket, and an
+///   identifier that names nobody is counted in its normalised form. The end-user address is the
+///   `client_ip` the wallet backend passes on — never the TCP peer, which is the backend itself
+///   for every user, so made-up identifiers from one address can never switch resets off for
+///   everyone; without `client_ip` only the per-account limit applies;
+/// - while the subject is frozen no token is issued (audited `password_reset.frozen`, denied;
+///   the request still answered the same 202), and a confirm answers 423 `account_frozen`;
+/// - the worker issues a 256-bit URL-safe token stored only
 ///   as SHA-256, single use, expiring after `token_ttl_seconds`, voiding older tokens, and sends
 ///   the link through the outbox — Vigil never relays text chosen by the caller;
 /// - confirming never removes or bypasses the second factor: a subject with TOTP must give a
@@ -65,22 +77,30 @@ public struct PasswordResetService: Sendable {
     var policy: RecoveryPolicy.PasswordReset { deps.policies.recovery.passwordReset }
 
     /// Queues a reset request. Always succeeds for a well-formed identifier.
-    public func request(identifier: String, by principal: Principal, request: RequestInfo) async throws {
+    /// `clientIP` is the end user's address as the wallet backend saw it (IPv4 or IPv6).
+    public func request(identifier: String, clientIP: String? = nil, by principal: Principal, request: RequestInfo) async throws {
         try principal.require(.recoveryWrite)
         let trimmed = identifier.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.utf8.count <= 320 else {
             throw VigilError.invalidField(field: "identifier", reason: "must be an email address, a phone number or a subject id")
         }
+        var endUser: String?
+        if let clientIP {
+            guard let normalised = LoginReport.normalisedIPAddress(clientIP) else {
+                throw VigilError.invalidField(field: "client_ip", reason: "must be an IPv4 or IPv6 address")
+            }
+            endUser = normalised
+        }
         let now = deps.clock.now()
         let id = "rr_" + ByteEncoding.hex(SecureRandom.bytes(12))
-        try await deps.store.write { tx in
-            try tx.enqueueResetRequest(id: id, identifier: trimmed, sourceIP: request.sourceIP, at: now)
+        try await deps.store.write { [endUser] tx in
+            try tx.enqueueResetRequest(id: id, identifier: trimmed, sourceIP: endUser, at: now)
             try tx.appendAudit(
                 AuditRecord(
                     action: "password_reset.requested",
                     actor: principal.actor,
                     requestID: request.requestID,
-                    sourceIP: request.sourceIP,
+                    sourceIP: endUser ?? request.sourceIP,
                     details: ["request_id_internal": .string(id)],
                     time: now
                 )
@@ -107,10 +127,13 @@ public struct PasswordResetService: Sendable {
             let outcome: String = try await deps.store.write { tx in
                 guard let pending = try tx.claimResetRequests(limit: 1, at: now).first else { return "none" }
                 let subjectID = try Self.resolve(pending.identifier, tx)
-                let identifierKey = "reset_identifier:" + ByteEncoding.hex(SHA256.hash(Array(pending.identifier.lowercased().utf8)))
-                let sourceKey = "reset_source:" + (pending.sourceIP ?? "unknown")
+                // One bucket per account (its email, phone and id alike), else per normalised
+                // identifier; one per end-user address. Never one for the caller as a whole.
+                let identifierKey = "reset_identifier:" + (subjectID.map { "subject:" + $0 } ?? Self.normalised(pending.identifier))
                 let perIdentifier = try tx.countRequest(key: identifierKey, limit: p.maxRequestsPerIdentifierPerHour, windowSeconds: 3600, now: now)
-                let perSource = try tx.countRequest(key: sourceKey, limit: p.maxRequestsPerSourcePerHour, windowSeconds: 3600, now: now)
+                let perSource = try pending.sourceIP.flatMap {
+                    try tx.countRequest(key: "reset_client_ip:" + $0, limit: p.maxRequestsPerSourcePerHour, windowSeconds: 3600, now: now)
+                }
                 guard let subjectID else {
                     try tx.appendAudit(
                         AuditRecord(
@@ -131,7 +154,15 @@ public struct PasswordResetService: Sendable {
                     now: now
                 )
                 if perIdentifier != nil || perSource != nil {
-                    try audit.record("password_reset.rate_limited", .denied, ["request": .string(pending.id)])
+                    try audit.record(
+                        "password_reset.rate_limited",
+                        .denied,
+                        ["request": .string(pending.id), "limit": .string(perIdentifier != nil ? "account" : "client_ip")]
+                    )
+                    return "limited"
+                }
+                if let freeze = try tx.accountFreeze(subjectID: subjectID) {
+                    try audit.record("password_reset.frozen", .denied, ["request": .string(pending.id), "report_id": .string(freeze.reportID)])
                     return "limited"
                 }
                 if let last = try tx.latestResetTokenTime(subjectID: subjectID), now.timeIntervalSince(last) < TimeInterval(p.resendCooldownSeconds) {
@@ -160,6 +191,14 @@ public struct PasswordResetService: Sendable {
             }
         }
         return result
+    }
+
+    /// The form an identifier that names nobody is counted in: the same address however it is
+    /// cased or spaced.
+    static func normalised(_ identifier: String) -> String {
+        if identifier.contains("@") { return (try? SubjectRegistration.normaliseEmail(identifier)) ?? identifier.lowercased() }
+        if identifier.hasPrefix("+") { return (try? SubjectRegistration.normalisePhone(identifier)) ?? identifier }
+        return identifier
     }
 
     /// The subject an identifier names: an email address, a phone number, or a subject id.
@@ -193,12 +232,19 @@ public struct PasswordResetService: Sendable {
         guard let raw = ByteEncoding.fromBase64URL(token), raw.count == 32 else { throw VigilError.invalidToken }
         let hash = SHA256.hash(raw)
         let now = deps.clock.now()
-        // 1. The token names its subject (without being consumed yet).
-        let admission = try await deps.store.read { tx -> (String, Bool)? in
-            guard let subject = try tx.resetTokenSubject(hash: hash, at: now) else { return nil }
-            return (subject, try tx.totpCredential(subjectID: subject) != nil)
+        // 1. The token names its subject (without being consumed yet). A token voided by the
+        //    freeze of its account answers `account_frozen`, as a usable one does while frozen.
+        let admission = try await deps.store.read { tx -> (subject: String, hasTOTP: Bool, frozen: Bool)? in
+            if let subject = try tx.resetTokenSubject(hash: hash, at: now) {
+                return (subject, try tx.totpCredential(subjectID: subject) != nil, try tx.accountFreeze(subjectID: subject) != nil)
+            }
+            if let subject = try tx.voidedResetTokenSubject(hash: hash, at: now), try tx.accountFreeze(subjectID: subject) != nil {
+                return (subject, false, true)
+            }
+            return nil
         }
-        guard let (subjectID, hasTOTP) = admission else { throw VigilError.invalidToken }
+        guard let (subjectID, hasTOTP, frozen) = admission else { throw VigilError.invalidToken }
+        if frozen { try await refuseFrozen(subjectID: subjectID, by: principal, request: request, now: now) }
         // 2. The second factor is never bypassed.
         if hasTOTP {
             guard totpCode != nil || recoveryCode != nil else {
@@ -221,7 +267,12 @@ public struct PasswordResetService: Sendable {
         let newHash = try await deps.passwordHasher.hash(candidate, cost: deps.policies.authentication.password.argon2id.cost)
         // 4. Everything else in one transaction; the token is consumed there (one racing confirm wins).
         let until = now.addingTimeInterval(TimeInterval(policy.coolingOffHours * 3600))
-        let done: Bool = try await deps.store.write { tx in
+        let done: Bool? = try await deps.store.write { tx in
+            if let freeze = try tx.accountFreeze(subjectID: subjectID) {  // frozen while the hash was computed
+                try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+                    .record("password_reset.confirm_frozen", .denied, ["report_id": .string(freeze.reportID)])
+                return nil
+            }
             guard try tx.consumeResetToken(hash: hash, at: now) == subjectID else { return false }
             _ = try tx.setPassword(subjectID: subjectID, hash: newHash, at: now)
             try tx.voidResetTokens(subjectID: subjectID, at: now)
@@ -234,8 +285,19 @@ public struct PasswordResetService: Sendable {
             try audit.record("withdrawals.held", .success, ["hours": .int(Int64(policy.coolingOffHours))])
             return true
         }
+        guard let done else { throw VigilError.accountFrozen }
         guard done else { throw VigilError.invalidToken }
         return Confirmation(subjectID: subjectID, withdrawalsFrozenUntil: until)
+    }
+
+    /// Audits a confirm refused because the account is frozen, then throws `account_frozen`.
+    func refuseFrozen(subjectID: String, by principal: Principal, request: RequestInfo, now: Date) async throws -> Never {
+        try await deps.store.write { tx in
+            let reportID = try tx.accountFreeze(subjectID: subjectID)?.reportID ?? ""
+            try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+                .record("password_reset.confirm_frozen", .denied, ["report_id": .string(reportID)])
+        }
+        throw VigilError.accountFrozen
     }
 }
 

@@ -16,6 +16,7 @@ import VigilCrypto
 /// - a success whose hash was made at another cost than the policy's is rehashed at the
 ///   policy's cost in the same use case (only while the stored hash is still the one that was
 ///   verified, so a rehash never undoes a concurrent change);
+/// - a frozen subject's password is not set (423 `account_frozen`, audited `password.set` denied);
 /// - setting a password leaves the failure count alone: a lock stays until its delay passes,
 ///   or until an agent or a completed recovery clears it;
 /// - a subject without a password gets 404, as one without TOTP does on the TOTP route: this
@@ -42,9 +43,16 @@ public struct PasswordService: Sendable {
     /// too when it replaces one.
     public func setPassword(subjectID: String, password typed: String, by principal: Principal, request: RequestInfo) async throws -> SetResult {
         try principal.require(.subjectsWrite)
-        let hasSecondFactor = try await deps.store.read { tx in
+        let (hasSecondFactor, frozen) = try await deps.store.read { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
-            return try tx.totpCredential(subjectID: subjectID) != nil
+            return (try tx.totpCredential(subjectID: subjectID) != nil, try tx.accountFreeze(subjectID: subjectID) != nil)
+        }
+        if frozen {
+            let now = deps.clock.now()
+            _ = try await deps.store.write { tx in
+                try Self.auditFrozenSet(tx, subjectID: subjectID, principal: principal, request: request, now: now)
+            }
+            throw VigilError.accountFrozen
         }
         let rules = self.rules
         let candidate = try rules.check(typed, subjectID: subjectID, hasSecondFactor: hasSecondFactor)
@@ -52,8 +60,10 @@ public struct PasswordService: Sendable {
         let hash = try await deps.passwordHasher.hash(candidate, cost: cost)
         let now = deps.clock.now()
         let codePoints = candidate.codePoints
-        return try await deps.store.write { tx in
+        let result: SetResult? = try await deps.store.write { tx in
             guard try tx.subjectExists(id: subjectID) else { throw VigilError.notFound(resource: "subject") }
+            // Frozen while the hash was computed: no credential changes during a freeze.
+            if try Self.auditFrozenSet(tx, subjectID: subjectID, principal: principal, request: request, now: now) { return nil }
             // The second factor may have changed while the hash was computed.
             let hasSecondFactor = try tx.totpCredential(subjectID: subjectID) != nil
             try rules.checkLength(codePoints, hasSecondFactor: hasSecondFactor)
@@ -71,6 +81,17 @@ public struct PasswordService: Sendable {
             }
             return SetResult(replacedPrevious: replaced)
         }
+        guard let result else { throw VigilError.accountFrozen }
+        return result
+    }
+
+    /// When the subject is frozen: audits the refused `password.set` and returns true.
+    @discardableResult
+    static func auditFrozenSet(_ tx: any StoreWriting, subjectID: String, principal: Principal, request: RequestInfo, now: Date) throws -> Bool {
+        guard let freeze = try tx.accountFreeze(subjectID: subjectID) else { return false }
+        try Auditor(tx: tx, principal: principal, subjectID: subjectID, request: request, now: now)
+            .record("password.set", .denied, ["reason": "account_frozen", "report_id": .string(freeze.reportID)])
+        return true
     }
 
     /// Verifies a password. A wrong password is `false`; a locked or rate-limited factor

@@ -98,11 +98,22 @@ public struct LoginReport: Sendable, Equatable {
         )
     }
 
-    static func isIPAddress(_ text: String) -> Bool {
-        guard !text.isEmpty, text.count <= 45 else { return false }
+    static func isIPAddress(_ text: String) -> Bool { normalisedIPAddress(text) != nil }
+
+    /// An IPv4 or IPv6 address in its one canonical text form (RFC 5952 for IPv6, so `::1` and
+    /// `0:0:0:0:0:0:0:1` are one key), or nil when `text` is not an address.
+    public static func normalisedIPAddress(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.count <= 45 else { return nil }
         var v4 = in_addr()
         var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+        var out = [CChar](repeating: 0, count: 64)
+        if inet_pton(AF_INET, text, &v4) == 1, inet_ntop(AF_INET, &v4, &out, socklen_t(out.count)) != nil {
+            return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        if inet_pton(AF_INET6, text, &v6) == 1, inet_ntop(AF_INET6, &v6, &out, socklen_t(out.count)) != nil {
+            return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return nil
     }
 
     /// What makes two requests "the same body" for `Idempotency-Key`: every field, in order.
@@ -374,6 +385,15 @@ public struct SuspiciousLoginService: Sendable {
                     "account.frozen",
                     .success,
                     ["report_id": .string(id), "reason": "suspicious_login", "case_id": .string(caseID)]
+                )
+                try AccountFreezes.voidOutstanding(
+                    subjectID: report.subjectID,
+                    tx: tx,
+                    principal: principal,
+                    request: request,
+                    now: now,
+                    caseID: caseID,
+                    details: ["report_id": .string(id)]
                 )
                 // The user hears of it at once, on every notice channel (the wallet backend routes it).
                 try SecurityNotice.enqueue(

@@ -17,6 +17,8 @@ struct PasswordResetController {
 
     struct RequestBody: Decodable {
         let identifier: String
+        /// The end user's address as the wallet backend saw it: the per-address limit counts it.
+        let client_ip: String?
     }
 
     struct ConfirmBody: Decodable {
@@ -42,7 +44,7 @@ struct PasswordResetController {
         router.post("/v1/password-resets") { request, context in
             let principal = try await api.service(request, scope: .recoveryWrite)
             let body = try await api.decode(RequestBody.self, from: request)
-            try await service.request(identifier: body.identifier, by: principal, request: context.requestInfo)
+            try await service.request(identifier: body.identifier, clientIP: body.client_ip, by: principal, request: context.requestInfo)
             return JSONResponse(
                 .accepted,
                 Accepted(status: "accepted", message: "if the identifier belongs to an account, a reset link is on its way")

@@ -261,6 +261,30 @@ extension SQLiteTransaction {
         )
     }
 
+    func voidPendingVerificationCodes(subjectID: String, at time: Date) throws -> [CaseVerification] {
+        let ids = try conn.query(
+            """
+            UPDATE case_verifications SET status = 'failed', code_hash = NULL, completed_at = ?
+            WHERE status = 'pending' AND case_id IN (SELECT id FROM cases WHERE subject_id = ?)
+            RETURNING id
+            """,
+            [.text(Timestamp.format(time)), .text(subjectID)]
+        ) { $0.text(0) ?? "" }
+        return try ids.sorted().compactMap { try caseVerification(id: $0) }
+    }
+
+    func cancelPendingActions(requestedBy agentID: String, at time: Date) throws -> [CaseAction] {
+        let ids = try conn.query(
+            """
+            UPDATE case_actions SET status = 'cancelled', decided_at = ?
+            WHERE requested_by = ? AND status = 'pending_approval'
+            RETURNING id
+            """,
+            [.text(Timestamp.format(time)), .text(agentID)]
+        ) { $0.text(0) ?? "" }
+        return try ids.sorted().compactMap { try caseAction(id: $0) }
+    }
+
     func updateCaseVerification(_ v: CaseVerification) throws {
         try conn.run(
             "UPDATE case_verifications SET status = ?, attempts = ?, completed_at = ?, code_hash = ? WHERE id = ?",

@@ -61,6 +61,17 @@ extension SQLiteTransaction {
         ) ?? nil
     }
 
+    func voidedResetTokenSubject(hash: [UInt8], at time: Date) throws -> String? {
+        try conn.queryOne(
+            """
+            SELECT subject_id FROM password_reset_tokens
+            WHERE token_hash = ? AND used_at IS NULL AND voided_at IS NOT NULL AND expires_at > ?
+            """,
+            [.blob(hash), .text(Timestamp.format(time))],
+            { $0.text(0) }
+        ) ?? nil
+    }
+
     func consumeResetToken(hash: [UInt8], at time: Date) throws -> String? {
         try conn.queryOne(
             """
@@ -73,7 +84,8 @@ extension SQLiteTransaction {
         ) ?? nil
     }
 
-    func voidResetTokens(subjectID: String, at time: Date) throws {
+    @discardableResult
+    func voidResetTokens(subjectID: String, at time: Date) throws -> Int {
         try conn.run(
             "UPDATE password_reset_tokens SET voided_at = ? WHERE subject_id = ? AND used_at IS NULL AND voided_at IS NULL",
             [.text(Timestamp.format(time)), .text(subjectID)]
