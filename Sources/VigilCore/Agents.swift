@@ -70,13 +70,23 @@ public struct AgentSummary: Sendable, Equatable {
     public var active: Bool
     public var disabled: Bool
     public var createdAt: Date
+    /// The console-login factors with failures or a lock (`password`, `totp`).
+    public var failures: [AuthenticationPolicy.Factor: FactorState]
 
-    public init(id: String, role: AgentRole, active: Bool, disabled: Bool, createdAt: Date) {
+    public init(
+        id: String,
+        role: AgentRole,
+        active: Bool,
+        disabled: Bool,
+        createdAt: Date,
+        failures: [AuthenticationPolicy.Factor: FactorState] = [:]
+    ) {
         self.id = id
         self.role = role
         self.active = active
         self.disabled = disabled
         self.createdAt = createdAt
+        self.failures = failures
     }
 }
 
@@ -86,6 +96,10 @@ public protocol AgentReading {
     func agentCredentials(id: String) throws -> AgentCredentials?
     func agentSession(hash: [UInt8]) throws -> AgentSession?
     func agents() throws -> [AgentSummary]
+    /// The agent's work email, decrypted (for the agent's own security notices).
+    func agentEmail(id: String) throws -> String?
+    /// Consecutive console-login failures of one factor (`password`, `totp`) and their lock.
+    func agentFactorState(agentID: String, factor: AuthenticationPolicy.Factor) throws -> FactorState
 }
 
 public protocol AgentWriting: AgentReading {
@@ -99,6 +113,7 @@ public protocol AgentWriting: AgentReading {
     func revokeAgentSession(hash: [UInt8], at time: Date) throws -> Bool
     /// Disables an agent and revokes its sessions; false when there is no such active agent.
     func disableAgent(id: String, at time: Date) throws -> Bool
+    func setAgentFactorState(agentID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws
 }
 
 /// Support agents: accounts, setup (password + TOTP), sessions.
@@ -110,6 +125,15 @@ public protocol AgentWriting: AgentReading {
 /// - a session needs email, password and a TOTP code; any failure is the same 401; a session
 ///   token (`vgs_…`, 256 bits) is stored as SHA-256, lives at most `sessionLifetime` and dies
 ///   after `idleTimeout` without use, and can be revoked (logout, or disabling the agent);
+/// - logins lock like a subject's factors (issue 11): consecutive failures are counted per agent,
+///   password and TOTP apart, with `lockout.password` / `lockout.totp` of the authentication
+///   policy — a growing delay, then locked until an operator unlocks it (`vigil agent unlock`),
+///   never more than 100 consecutive failures (NIST SP 800-63B §5.2.2). The argon2id work is
+///   done for every attempt; a locked agent's attempt is refused without being checked or
+///   counted. The audit entry names the factor that failed (`agent.login.failed`,
+///   `details.factor`; a replayed TOTP step is `reason: replayed`); the client always gets the
+///   same 401. When a lock begins, the agent and every admin are told through the outbox
+///   (`agent_notice`, to their work email);
 /// - agents and service clients cannot use each other's routes: an agent principal has no
 ///   scopes, and a service key has no role.
 public struct AgentService: Sendable {
@@ -241,47 +265,183 @@ public struct AgentService: Sendable {
             guard let id = try? tx.agentID(email: email) else { return nil }
             return try tx.agentCredentials(id: id)
         }
-        // The same argon2id work whether or not the account exists.
+        // The same argon2id work whether or not the account exists, or is locked.
         let dummy = "$argon2id$v=19$m=19456,t=2,p=1$Lwi0J4qfjXwnNLLvq5OHwA$NubZpFVEMzCJ6JWys0oHdyw9mI1htC08wwdja46/xBI"
         let candidate = try PasswordRules.candidate(forVerifying: password)
         let matched = try await deps.passwordHasher.verify(candidate, against: creds?.passwordHash ?? dummy)
-        guard let creds, matched, !creds.disabled, let secret = creds.totpSecret,
-            let step = try OneTimePassword.verify(code, secret: secret, now: now, parameters: .init(), lastAcceptedStep: creds.lastStep)
+        let token = SecureRandom.bytes(32)
+        let expires = now.addingTimeInterval(Self.sessionLifetime)
+        let deps = self.deps
+        let granted: AgentRole? = try await deps.store.write { tx in
+            try Self.decideLogin(
+                tx,
+                deps: deps,
+                verified: creds,
+                passwordMatched: matched,
+                code: code,
+                session: (SHA256.hash(token), expires),
+                request: request,
+                now: now
+            )
+        }
+        guard let role = granted else { throw VigilError.unauthenticated }
+        return (Self.sessionPrefix + ByteEncoding.base64URL(token), expires, role)
+    }
+
+    /// The login's decision, in one transaction with its audit entries: refused (nil) or the
+    /// session inserted (the agent's role). See the type's rules.
+    static func decideLogin(
+        _ tx: any StoreWriting,
+        deps: VigilDependencies,
+        verified: AgentCredentials?,
+        passwordMatched: Bool,
+        code: String,
+        session: (hash: [UInt8], expires: Date),
+        request: RequestInfo,
+        now: Date
+    ) throws -> AgentRole? {
+        func record(_ action: String, _ outcome: AuditRecord.Outcome, agent: String?, _ details: [String: AuditValue] = [:]) throws {
+            try tx.appendAudit(
+                AuditRecord(
+                    action: action,
+                    actor: outcome == .success ? AuditActor(type: .agent, id: agent ?? "") : .system,
+                    target: agent.map { .init(type: "agent", id: $0) },
+                    outcome: outcome,
+                    requestID: request.requestID,
+                    sourceIP: request.sourceIP,
+                    details: details,
+                    time: now
+                )
+            )
+        }
+        guard let verified, let creds = try tx.agentCredentials(id: verified.id) else {
+            try record("agent.login.failed", .failure, agent: nil, ["factor": "account"])
+            return nil
+        }
+        let id = creds.id
+        guard !creds.disabled else {
+            try record("agent.login.failed", .failure, agent: id, ["factor": "account", "reason": "disabled"])
+            return nil
+        }
+        let lockout = deps.policies.authentication.lockout
+        let states: [AuthenticationPolicy.Factor: FactorState] = [
+            .password: try tx.agentFactorState(agentID: id, factor: .password),
+            .totp: try tx.agentFactorState(agentID: id, factor: .totp),
+        ]
+        let locked = states.filter { $0.value.retryAfter(now: now) != nil }.keys.map(\.rawValue).sorted()
+        if !locked.isEmpty {
+            try record("agent.login.locked", .denied, agent: id, ["factors": .string(locked.joined(separator: ","))])
+            return nil
+        }
+        func fail(_ factor: AuthenticationPolicy.Factor, reason: String) throws {
+            let before = states[factor] ?? .clear
+            let next = lockout[factor].after(before, failureAt: now)
+            try tx.setAgentFactorState(agentID: id, factor: factor, next)
+            try record(
+                "agent.login.failed",
+                .failure,
+                agent: id,
+                ["factor": .string(factor.rawValue), "reason": .string(reason), "consecutive_failures": .int(Int64(next.consecutiveFailures))]
+            )
+            guard lockout[factor].lockBegins(from: before, to: next) else { return }
+            let until: AuditValue = next.lockedIndefinitely ? "unlocked_by_operator" : .string(Timestamp.format(next.lockedUntil ?? now))
+            try record(
+                "agent.locked",
+                .success,
+                agent: id,
+                ["factor": .string(factor.rawValue), "until": until, "consecutive_failures": .int(Int64(next.consecutiveFailures))]
+            )
+            try Self.notifyLock(tx, deps: deps, agentID: id, factor: factor, until: until, now: now)
+        }
+        // The password was verified against the hash read before; a hash changed since counts nothing.
+        guard creds.passwordHash == verified.passwordHash else {
+            try record("agent.login.failed", .failure, agent: id, ["factor": "password", "reason": "changed"])
+            return nil
+        }
+        guard passwordMatched else {
+            try fail(.password, reason: "wrong")
+            return nil
+        }
+        guard let secret = creds.totpSecret,
+            let step = try OneTimePassword.verify(code, secret: secret, now: now, parameters: .init(), lastAcceptedStep: nil)
         else {
-            try await deps.store.write { tx in
-                try tx.appendAudit(
-                    AuditRecord(
-                        action: "agent.login.failed",
-                        actor: .system,
-                        target: creds.map { .init(type: "agent", id: $0.id) },
-                        outcome: .failure,
-                        requestID: request.requestID,
-                        sourceIP: request.sourceIP,
-                        time: now
+            try fail(.totp, reason: "wrong")
+            return nil
+        }
+        // A step at or before the last accepted one was used already (here, or by a racing login).
+        guard creds.lastStep.map({ step > $0 }) ?? true, try tx.advanceAgentStep(id: id, to: step) else {
+            try fail(.totp, reason: "replayed")
+            return nil
+        }
+        for (factor, state) in states where state != .clear {
+            try tx.setAgentFactorState(agentID: id, factor: factor, .clear)
+        }
+        try tx.insertAgentSession(hash: session.hash, agentID: id, at: now, expires: session.expires)
+        try record("agent.login.succeeded", .success, agent: id)
+        return creds.role
+    }
+
+    /// Tells the agent and every admin that the agent's console login is locked.
+    static func notifyLock(
+        _ tx: any StoreWriting,
+        deps: VigilDependencies,
+        agentID: String,
+        factor: AuthenticationPolicy.Factor,
+        until: AuditValue,
+        now: Date
+    ) throws {
+        var recipients: [(agent: String, audience: String)] = [(agentID, "agent")]
+        for admin in try tx.agents() where admin.role == .admin && !admin.disabled && admin.id != agentID {
+            recipients.append((admin.id, "admin"))
+        }
+        let untilText: JSONValue =
+            switch until {
+            case .string(let s): .string(s)
+            default: "unlocked_by_operator"
+            }
+        for (recipient, audience) in recipients {
+            guard let email = try tx.agentEmail(id: recipient) else { continue }
+            for channel in deps.noticeChannels {
+                try tx.enqueueMessage(
+                    OutboundMessage(
+                        kind: .agentNotice,
+                        subjectID: recipient,
+                        channel: channel,
+                        recipient: .email(email),
+                        payload: [
+                            "event": "agent_login_locked", "audience": .string(audience), "agent_id": .string(agentID),
+                            "factor": .string(factor.rawValue), "locked_until": untilText, "occurred_at": .string(Timestamp.format(now)),
+                        ],
+                        createdAt: now
                     )
                 )
             }
-            throw VigilError.unauthenticated
         }
-        let token = SecureRandom.bytes(32)
-        let expires = now.addingTimeInterval(Self.sessionLifetime)
-        let granted: Bool = try await deps.store.write { tx in
-            guard try tx.advanceAgentStep(id: creds.id, to: step) else { return false }
-            try tx.insertAgentSession(hash: SHA256.hash(token), agentID: creds.id, at: now, expires: expires)
+    }
+
+    /// Clears an agent's console-login failures and locks (`vigil agent unlock`); false when
+    /// there was nothing to clear.
+    public func unlock(id: String, actor: AuditActor) async throws -> Bool {
+        let now = deps.clock.now()
+        return try await deps.store.write { tx in
+            guard try tx.agentCredentials(id: id) != nil else { throw VigilError.notFound(resource: "agent") }
+            var cleared: [String] = []
+            for factor in [AuthenticationPolicy.Factor.password, .totp] where try tx.agentFactorState(agentID: id, factor: factor) != .clear {
+                try tx.setAgentFactorState(agentID: id, factor: factor, .clear)
+                cleared.append(factor.rawValue)
+            }
+            guard !cleared.isEmpty else { return false }
             try tx.appendAudit(
                 AuditRecord(
-                    action: "agent.login.succeeded",
-                    actor: AuditActor(type: .agent, id: creds.id),
-                    target: .init(type: "agent", id: creds.id),
-                    requestID: request.requestID,
-                    sourceIP: request.sourceIP,
+                    action: "agent.unlocked",
+                    actor: actor,
+                    target: .init(type: "agent", id: id),
+                    details: ["factors": .string(cleared.joined(separator: ","))],
                     time: now
                 )
             )
             return true
         }
-        guard granted else { throw VigilError.unauthenticated }
-        return (Self.sessionPrefix + ByteEncoding.base64URL(token), expires, creds.role)
     }
 
     /// A presented session token → the agent principal; every failure is `unauthenticated`.

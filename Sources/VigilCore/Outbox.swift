@@ -29,6 +29,10 @@ public struct OutboundMessage: Sendable, Equatable {
         public static let securityNotice = Kind(rawValue: "security_notice")
         /// To the wallet backend: the credentials changed, end the subject's sessions.
         public static let credentialsChanged = Kind(rawValue: "credentials_changed")
+        /// To a support agent (and the admins): something security-relevant happened to the
+        /// agent's console account. `subject_id` holds the agent's id (`agt_…`), the recipient
+        /// is the agent's work email.
+        public static let agentNotice = Kind(rawValue: "agent_notice")
     }
 
     /// How the message leaves Vigil.

@@ -431,16 +431,7 @@ public struct SecondFactorService: Sendable {
         noticeChannels: [OutboundMessage.Channel] = [],
         counters: FactorCounters? = nil
     ) throws {
-        var next = state
-        next.consecutiveFailures += 1
-        switch lockout.consequence(afterConsecutiveFailures: next.consecutiveFailures) {
-        case .none:
-            next.lockedUntil = nil
-        case .delay(let seconds):
-            next.lockedUntil = audit.now.addingTimeInterval(TimeInterval(seconds))
-        case .locked:
-            next.lockedIndefinitely = true
-        }
+        let next = lockout.after(state, failureAt: audit.now)
         if factor == .password {
             try tx.setFactorState(subjectID: subjectID, factor: factor, next)
         } else {
@@ -452,8 +443,7 @@ public struct SecondFactorService: Sendable {
             try tx.saveFactorCounters(subjectID: subjectID, factor: factor, c)
         }
         try audit.record(action, .failure, ["consecutive_failures": .int(Int64(next.consecutiveFailures))])
-        let firstLock = lockout.consequence(afterConsecutiveFailures: state.consecutiveFailures) == .none
-        if next.lockedIndefinitely || (next.lockedUntil != nil && firstLock) {
+        if lockout.lockBegins(from: state, to: next) {
             var details: [String: JSONValue] = ["factor": .string(factor.rawValue)]
             details["locked_until"] = next.lockedIndefinitely ? "unlocked_by_agent" : .string(Timestamp.format(next.lockedUntil ?? audit.now))
             try SecurityNotice.enqueue("factor_locked", subjectID: subjectID, details: details, channels: noticeChannels, in: tx, at: audit.now)

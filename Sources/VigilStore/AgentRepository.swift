@@ -117,7 +117,8 @@ extension SQLiteTransaction {
     }
 
     func agents() throws -> [AgentSummary] {
-        try conn.query("SELECT id, role, totp_secret_ct IS NOT NULL, disabled_at, created_at FROM agents ORDER BY created_at", []) { row in
+        var list = try conn.query("SELECT id, role, totp_secret_ct IS NOT NULL, disabled_at, created_at FROM agents ORDER BY created_at", []) {
+            row in
             AgentSummary(
                 id: row.text(0) ?? "",
                 role: AgentRole(rawValue: row.text(1) ?? "") ?? .agent,
@@ -126,6 +127,50 @@ extension SQLiteTransaction {
                 createdAt: Timestamp.parse(row.text(4) ?? "") ?? .distantPast
             )
         }
+        for i in list.indices {
+            for factor in [AuthenticationPolicy.Factor.password, .totp] {
+                let state = try agentFactorState(agentID: list[i].id, factor: factor)
+                if state != .clear { list[i].failures[factor] = state }
+            }
+        }
+        return list
+    }
+
+    func agentEmail(id: String) throws -> String? {
+        try conn.queryOne("SELECT email_ct FROM agents WHERE id = ?", [.text(id)]) { row in
+            try keyring.open(row.blob(0), table: "agents", column: "email_ct", rowID: id)
+        } ?? nil
+    }
+
+    private static let indefinite = "indefinite"
+
+    func agentFactorState(agentID: String, factor: AuthenticationPolicy.Factor) throws -> FactorState {
+        try conn.queryOne(
+            "SELECT consecutive, locked_until FROM agent_factor_failures WHERE agent_id = ? AND factor = ?",
+            [.text(agentID), .text(factor.rawValue)]
+        ) { row in
+            let until = row.text(1)
+            return FactorState(
+                consecutiveFailures: Int(row.int(0)),
+                lockedUntil: until.flatMap { $0 == Self.indefinite ? nil : Timestamp.parse($0) },
+                lockedIndefinitely: until == Self.indefinite
+            )
+        } ?? .clear
+    }
+
+    func setAgentFactorState(agentID: String, factor: AuthenticationPolicy.Factor, _ state: FactorState) throws {
+        guard state != .clear else {
+            try conn.run("DELETE FROM agent_factor_failures WHERE agent_id = ? AND factor = ?", [.text(agentID), .text(factor.rawValue)])
+            return
+        }
+        let until: SQLValue = state.lockedIndefinitely ? .text(Self.indefinite) : .optionalText(state.lockedUntil.map(Timestamp.format))
+        try conn.run(
+            """
+            INSERT INTO agent_factor_failures (agent_id, factor, consecutive, locked_until) VALUES (?, ?, ?, ?)
+            ON CONFLICT (agent_id, factor) DO UPDATE SET consecutive = excluded.consecutive, locked_until = excluded.locked_until
+            """,
+            [.text(agentID), .text(factor.rawValue), .int(Int64(state.consecutiveFailures)), until]
+        )
     }
 
     func disableAgent(id: String, at time: Date) throws -> Bool {

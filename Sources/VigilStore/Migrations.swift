@@ -434,5 +434,20 @@ enum Migrations {
             -- unread: those windows start again from zero, once.
             """
         ),
+        (
+            13, "agent_lockout",
+            """
+            -- Console logins lock like subjects' factors (issue 11): consecutive failures per agent
+            -- and factor, password and TOTP apart, and the lock they caused ('indefinite': until an
+            -- operator unlocks it with `vigil agent unlock`).
+            CREATE TABLE agent_factor_failures (
+                agent_id      TEXT    NOT NULL REFERENCES agents (id),
+                factor        TEXT    NOT NULL CHECK (factor IN ('password', 'totp')),
+                consecutive   INTEGER NOT NULL,
+                locked_until  TEXT,
+                PRIMARY KEY (agent_id, factor)
+            ) STRICT;
+            """
+        ),
     ]
 }

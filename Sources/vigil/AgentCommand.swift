@@ -7,7 +7,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Manage support-agent accounts.",
-        subcommands: [Create.self, List.self, Disable.self]
+        subcommands: [Create.self, List.self, Disable.self, Unlock.self]
     )
 
     /// The dependencies an agent verb needs (the policies and blocklist for passwords).
@@ -58,8 +58,19 @@ struct AgentCommand: AsyncParsableCommand {
                 let agents = try await common.withStore { store in
                     try await AgentService(try AgentCommand.dependencies(common, store: store)).list()
                 }
+                let now = Date()
                 for a in agents {
-                    let state = a.disabled ? "disabled" : (a.active ? "active" : "setup pending")
+                    var state = a.disabled ? "disabled" : (a.active ? "active" : "setup pending")
+                    for factor in [AuthenticationPolicy.Factor.password, .totp] {
+                        guard let f = a.failures[factor] else { continue }
+                        if f.lockedIndefinitely {
+                            state += "  locked (\(factor.rawValue), \(f.consecutiveFailures) failures, until unlocked)"
+                        } else if let until = f.lockedUntil, until > now {
+                            state += "  locked (\(factor.rawValue), \(f.consecutiveFailures) failures, until \(Timestamp.format(until)))"
+                        } else {
+                            state += "  \(factor.rawValue) failures: \(f.consecutiveFailures)"
+                        }
+                    }
                     print("\(a.id)  \(a.role.rawValue)  \(Timestamp.format(a.createdAt))  \(state)")
                 }
             }
@@ -77,6 +88,23 @@ struct AgentCommand: AsyncParsableCommand {
                     try await AgentService(try AgentCommand.dependencies(common, store: store)).disable(id: id, actor: .cli("agent disable"))
                 }
                 Console.info("disabled agent \(id); its sessions are revoked")
+            }
+        }
+    }
+
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Clear an agent's console-login failures and lock (password and TOTP); audited."
+        )
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The agent id (agt_…).") var id: String
+
+        func run() async throws {
+            try await reporting {
+                let cleared = try await common.withStore { store in
+                    try await AgentService(try AgentCommand.dependencies(common, store: store)).unlock(id: id, actor: .cli("agent unlock"))
+                }
+                Console.info(cleared ? "unlocked agent \(id)" : "agent \(id) had no failures or lock to clear")
             }
         }
     }

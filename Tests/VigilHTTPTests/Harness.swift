@@ -66,7 +66,9 @@ struct TestService {
         try PasswordBlocklist.load(file: repoRoot.appendingPathComponent("Policies/common-passwords.txt"))
     }
 
-    init(policies: PolicySet? = nil, passwordHasher: PasswordHasher = PasswordHasher()) throws {
+    /// `origin`: the checkpoints' origin line (the shipped policy's, for a test that runs the
+    /// `vigil` executable on the same database).
+    init(policies: PolicySet? = nil, passwordHasher: PasswordHasher = PasswordHasher(), origin: String = Fixtures.auditOrigin) throws {
         self.policies = try policies ?? Self.shippedPolicies()
         self.passwordHasher = passwordHasher
         passwordBlocklist = try Self.shippedBlocklist.get()
@@ -74,7 +76,7 @@ struct TestService {
         store = try SQLiteStore(
             path: dir.file("vigil.sqlite"),
             masterKey: Fixtures.masterKey(),
-            signing: AuditSigning(signers: [Fixtures.auditSigner()], origin: Fixtures.auditOrigin, everyEntries: 4),
+            signing: AuditSigning(signers: [Fixtures.auditSigner()], origin: origin, everyEntries: 4),
             clock: clock
         )
     }
@@ -96,6 +98,24 @@ struct TestService {
             openAPIDocument: try? String(contentsOf: Self.openAPIURL, encoding: .utf8),
             readinessChecks: ["keys": { true }, "policies": { true }]
         )
+    }
+
+    /// A `Keys/` folder holding the fixtures' master and audit keys, so the `vigil` executable
+    /// opens this service's database; returns the `--database`, `--keys-dir` and
+    /// `--policies-dir` arguments.
+    func cliArguments() throws -> [String] {
+        let keys = dir.file("Keys")
+        if !FileManager.default.fileExists(atPath: keys) {
+            try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+            try KeyFile.createSecret(path: keys + "/master.key", label: "vigil-master-key-v1", secret: Fixtures.masterKey())
+            try KeyFile.createSecret(
+                path: keys + "/audit-signing.key",
+                label: "vigil-audit-signing-ed25519-v1",
+                secret: Fixtures.auditSigningKey().seed
+            )
+            try KeyFile.createPublic(path: keys + "/audit-signing.pub", contents: Fixtures.auditSigner().verifierKey.text + "\n")
+        }
+        return ["--database", dir.file("vigil.sqlite"), "--keys-dir", keys, "--policies-dir", Self.repoRoot.appendingPathComponent("Policies").path]
     }
 
     static var repoRoot: URL {

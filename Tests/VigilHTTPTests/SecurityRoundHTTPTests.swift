@@ -50,7 +50,10 @@ struct SecurityRoundHTTPTests {
             #expect(started.status == .created)
             let verificationID = try #require(try json(started)["verification_id"] as? String)
             let sent = try await service.drainOutbox().filter { $0.kind == .verificationCode }
-            guard case .string(let code)? = try #require(sent.last).payload["code"] else { Issue.record("no code sent"); return }
+            guard case .string(let code)? = try #require(sent.last).payload["code"] else {
+                Issue.record("no code sent")
+                return
+            }
 
             // The owner says "this was not me": the account freezes.
             var denied = Login(subject: "deadbeef-1101", at: service.clock.now().addingTimeInterval(-30), source: "user")
@@ -93,7 +96,10 @@ struct SecurityRoundHTTPTests {
             let fresh = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: #"{"check":"email_otp"}"#)
             let freshID = try #require(try json(fresh)["verification_id"] as? String)
             guard case .string(let freshCode)? = try await service.drainOutbox().last(where: { $0.kind == .verificationCode })?.payload["code"]
-            else { Issue.record("no code sent"); return }
+            else {
+                Issue.record("no code sent")
+                return
+            }
             let passed = try await client.send(
                 .post,
                 "/v1/cases/\(caseID)/verifications/\(freshID)/code",
@@ -214,5 +220,114 @@ struct SecurityRoundHTTPTests {
         #expect(LoginReport.normalisedIPAddress("2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1")
         #expect(LoginReport.normalisedIPAddress("198.51.100.7") == "198.51.100.7")
         #expect(LoginReport.normalisedIPAddress("198.51.100.07") == nil)
+    }
+}
+
+extension TestClientProtocol {
+    func agentLogin(_ email: String, _ password: String, code: String) async throws -> TestResponse {
+        try await send(.post, "/v1/agent/sessions", bearer: nil, json: #"{"email":"\#(email)","password":"\#(password)","code":"\#(code)"}"#)
+    }
+}
+
+/// A six-digit code that is none of the codes of `secret` in the window around `date`.
+func wrongCode(secret: String, at date: Date) throws -> String {
+    let valid = try Set([-30.0, 0, 30].map { try oathtool(secret: secret, at: date.addingTimeInterval($0)) })
+    var candidate = 123_456
+    while valid.contains(String(format: "%06d", candidate)) { candidate += 1 }
+    return String(format: "%06d", candidate)
+}
+
+@Suite("Security round: console logins lock")
+struct AgentLockoutHTTPTests {
+    static let password = "the night shift's passphrase"
+
+    // MARK: item 3 — agent console logins lock
+
+    @Test(
+        "100 wrong TOTP logins never let the 101st with the right code in while locked; the agent and the admins are told; vigil agent list shows it"
+    )
+    func totpGuessingLocks() async throws {
+        let service = try TestService(origin: try TestService.shippedPolicies().audit.origin)
+        let lockout = service.policies.authentication.lockout[.totp]
+        let email = "night.agent@vigil.example"
+        try await service.test { client in
+            let admin = try await activeAgent(service, client, email: "root.admin@vigil.example", role: .admin)
+            let agent = try await activeAgent(service, client, email: email, role: .agent, password: Self.password)
+            _ = try await service.drainOutbox()
+            // The attack: the stolen password and TOTP guesses, each after the longest delay, so
+            // that every guess the policy lets through is counted.
+            for _ in 0..<100 {
+                service.clock.advance(seconds: TimeInterval(lockout.maxDelaySeconds + 1))
+                let r = try await client.agentLogin(email, Self.password, code: try wrongCode(secret: agent.secret, at: service.clock.now()))
+                try expectErrorShape(r, status: .unauthorized, code: "unauthenticated")
+            }
+            service.clock.advance(seconds: TimeInterval(lockout.maxDelaySeconds + 1))
+            let right = try await client.agentLogin(email, Self.password, code: try oathtool(secret: agent.secret, at: service.clock.now()))
+            try expectErrorShape(right, status: .unauthorized, code: "unauthenticated")
+            // The lock notices went to the agent and to the admin.
+            let notices = try await service.drainOutbox().filter { $0.kind == .agentNotice }
+            #expect(notices.contains { $0.recipient == .email(email) && $0.payload["locked_until"] == "unlocked_by_operator" })
+            #expect(notices.contains { $0.recipient == .email("root.admin@vigil.example") && $0.payload["agent_id"] == .string(agent.id) })
+            #expect(notices.allSatisfy { $0.subjectID == agent.id || $0.subjectID == admin.id })
+        }
+        let entries = try await service.auditEntries().split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let failed = entries.filter { $0["action"] as? String == "agent.login.failed" }
+        // Counted up to the lock, never beyond 100; every later attempt is refused uncounted.
+        #expect(failed.count == lockout.maxConsecutiveFailures)
+        #expect(failed.count <= 100)
+        #expect(failed.allSatisfy { ($0["details"] as? [String: Any])?["factor"] as? String == "totp" })
+        #expect(entries.filter { $0["action"] as? String == "agent.login.locked" }.count == 101 - lockout.maxConsecutiveFailures)
+        let lastSuccess = try #require(entries.lastIndex { $0["action"] as? String == "agent.login.succeeded" })
+        let firstFailure = try #require(entries.firstIndex { $0["action"] as? String == "agent.login.failed" })
+        #expect(lastSuccess < firstFailure)  // the setup's logins only
+        // The operator's view.
+        let agentID = try #require(try await AgentService(service.deps.core).list().first { $0.role == .agent }?.id)
+        let listed = try run(try vigilBinary(), ["agent", "list"] + (try service.cliArguments()))
+        let line = try #require(listed.split(separator: "\n").first { $0.hasPrefix(agentID) })
+        #expect(line.contains("locked (totp, \(lockout.maxConsecutiveFailures) failures, until unlocked)"))
+    }
+
+    @Test("password and TOTP failures count apart; a replayed step is a TOTP failure with its own audit entry; an unlock is audited")
+    func factorsApartAndUnlock() async throws {
+        let service = try TestService()
+        let email = "day.agent@vigil.example"
+        let pw = service.policies.authentication.lockout[.password]
+        try await service.test { client in
+            let agent = try await activeAgent(service, client, email: email, role: .agent, password: Self.password)
+            // The code activeAgent logged in with, replayed at once.
+            let used = try oathtool(secret: agent.secret, at: service.clock.now())
+            try expectErrorShape(try await client.agentLogin(email, Self.password, code: used), status: .unauthorized, code: "unauthenticated")
+            // Wrong passwords up to the first delay: then even everything right is refused.
+            for _ in 0..<(pw.freeFailures + 1) {
+                service.clock.advance(seconds: 1)
+                let r = try await client.agentLogin(
+                    email,
+                    "not the passphrase at all",
+                    code: try oathtool(secret: agent.secret, at: service.clock.now())
+                )
+                try expectErrorShape(r, status: .unauthorized, code: "unauthenticated")
+            }
+            service.clock.advance(seconds: 5)  // within the first delay
+            let blocked = try await client.agentLogin(email, Self.password, code: try oathtool(secret: agent.secret, at: service.clock.now()))
+            try expectErrorShape(blocked, status: .unauthorized, code: "unauthenticated")
+            let listed = try await AgentService(service.deps.core).list().first { $0.id == agent.id }
+            #expect(listed?.failures[.password]?.consecutiveFailures == pw.freeFailures + 1)
+            #expect(listed?.failures[.totp]?.consecutiveFailures == 1)
+            #expect(try await AgentService(service.deps.core).unlock(id: agent.id, actor: .cli("agent unlock")))
+            service.clock.advance(seconds: 30)
+            let ok = try await client.agentLogin(email, Self.password, code: try oathtool(secret: agent.secret, at: service.clock.now()))
+            #expect(ok.status == .created)
+        }
+        let entries = try await service.auditEntries().split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let failed = entries.filter { $0["action"] as? String == "agent.login.failed" }.compactMap { $0["details"] as? [String: Any] }
+        #expect(failed.first?["factor"] as? String == "totp" && failed.first?["reason"] as? String == "replayed")
+        #expect(failed.dropFirst().allSatisfy { $0["factor"] as? String == "password" })
+        #expect(entries.contains { $0["action"] as? String == "agent.locked" })
+        #expect(entries.contains { $0["action"] as? String == "agent.login.locked" && $0["outcome"] as? String == "denied" })
+        #expect(entries.contains { $0["action"] as? String == "agent.unlocked" })
     }
 }

@@ -157,6 +157,24 @@ public struct AuthenticationPolicy: Sendable, Equatable {
             case locked
         }
 
+        /// The state after one more failure at `now`.
+        public func after(_ state: FactorState, failureAt now: Date) -> FactorState {
+            var next = state
+            next.consecutiveFailures += 1
+            switch consequence(afterConsecutiveFailures: next.consecutiveFailures) {
+            case .none: next.lockedUntil = nil
+            case .delay(let seconds): next.lockedUntil = now.addingTimeInterval(TimeInterval(seconds))
+            case .locked: next.lockedIndefinitely = true
+            }
+            return next
+        }
+
+        /// Whether going from `before` to `next` starts a lock worth telling someone about: the
+        /// first delay of a run of failures, or the lock that waits for an unlock.
+        public func lockBegins(from before: FactorState, to next: FactorState) -> Bool {
+            next.lockedIndefinitely || (next.lockedUntil != nil && consequence(afterConsecutiveFailures: before.consecutiveFailures) == .none)
+        }
+
         /// Failures 1…freeFailures: none; then min(base × growth^(n − freeFailures − 1), max) seconds;
         /// from maxConsecutiveFailures on: locked.
         public func consequence(afterConsecutiveFailures failures: Int) -> Consequence {
