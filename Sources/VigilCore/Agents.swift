@@ -481,11 +481,40 @@ public struct AgentService: Sendable {
 
     public func list() async throws -> [AgentSummary] { try await deps.store.read { try $0.agents() } }
 
-    public func disable(id: String, actor: AuditActor) async throws {
+    /// Disables an agent: its sessions end, and in the same transaction every action it asked
+    /// for that still waits for approval is cancelled (each audited on its case with the
+    /// reason); its attestations stop counting (`CaseWorkflowService.countedChecks`). Returns
+    /// the cancelled actions.
+    @discardableResult
+    public func disable(id: String, actor: AuditActor) async throws -> [CaseAction] {
         let now = deps.clock.now()
-        try await deps.store.write { tx in
+        return try await deps.store.write { tx in
             guard try tx.disableAgent(id: id, at: now) else { throw VigilError.notFound(resource: "agent") }
-            try tx.appendAudit(AuditRecord(action: "agent.disabled", actor: actor, target: .init(type: "agent", id: id), time: now))
+            let cancelled = try tx.cancelPendingActions(requestedBy: id, at: now)
+            try tx.appendAudit(
+                AuditRecord(
+                    action: "agent.disabled",
+                    actor: actor,
+                    target: .init(type: "agent", id: id),
+                    details: ["actions_cancelled": .int(Int64(cancelled.count))],
+                    time: now
+                )
+            )
+            for a in cancelled {
+                try tx.appendAudit(
+                    AuditRecord(
+                        action: "case.action_cancelled",
+                        actor: actor,
+                        target: .init(type: "case", id: a.caseID),
+                        details: [
+                            "case_id": .string(a.caseID), "action_id": .string(a.id), "action": .string(a.action.rawValue),
+                            "reason": "requester_disabled",
+                        ],
+                        time: now
+                    )
+                )
+            }
+            return cancelled
         }
     }
 

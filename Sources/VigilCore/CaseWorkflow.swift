@@ -12,8 +12,14 @@ import VigilCrypto
 ///   the store, never in the audit log; auditors read cases without any of it;
 /// - an action's `requires` is met by checks that passed on this case and still count; it is
 ///   checked when the action is asked for and again when it runs;
-/// - a four-eyes action runs only when a supervisor or admin other than the requester
-///   approves it; a self-approval is refused (403 `four_eyes`) and audited as denied;
+/// - a four-eyes action runs only when a supervisor or admin approves it who is neither the
+///   requester nor an agent whose attestation (`transaction_knowledge`, `id_document`) counts
+///   towards it; such an approval is refused (403 `four_eyes`) and audited as denied; the
+///   requester must still be active when it is approved;
+/// - an action's `requires` may demand a check Vigil verified itself (`machine_verified`), so
+///   attestations alone never carry it; attestations of a disabled agent count for nothing;
+/// - actions, attestations and contact reveals on a case are for its assignee; supervisors and
+///   admins may work any case (403 otherwise);
 /// - one-time codes for `email_otp` / `sms_otp` go to the subject's registered contact only,
 ///   and are kept as a keyed hash;
 /// - a closed case takes no more work, only feedback; closing cancels pending actions.
@@ -81,6 +87,13 @@ public struct CaseWorkflowService: Sendable {
     static func subject(of c: CaseSummary) throws -> String {
         guard let s = c.subjectID else { throw VigilError.conflict(reason: "the case names no subject; file one with subject_id") }
         return s
+    }
+
+    /// Actions, attestations and contact reveals are for the case's assignee; supervisors and
+    /// admins may work any case.
+    static func requireAssignee(_ c: CaseSummary, _ principal: Principal) throws {
+        guard case .agent(let id, let role) = principal, role == .agent else { return }
+        guard c.assignee == id else { throw VigilError.notAssignee }
     }
 
     static func text(_ value: String, field: String, min: Int = 1, max: Int = 4000) throws -> String {
@@ -243,6 +256,7 @@ public struct CaseWorkflowService: Sendable {
         let outcome: (CaseVerification, SecondFactorService.Gate?) = try await deps.store.write { tx in
             let c = try Self.openCase(tx, caseID)
             let subjectID = try Self.subject(of: c)
+            if !check.isMachineVerified { try Self.requireAssignee(c, principal) }
             let audit = CaseAudit(tx: tx, principal: principal, caseID: caseID, request: request, now: now)
             var v = CaseVerification(id: id, caseID: caseID, check: check, status: .pending, agentID: me, createdAt: now)
             switch check {
@@ -383,12 +397,32 @@ public struct CaseWorkflowService: Sendable {
         policy: RecoveryPolicy,
         now: Date
     ) throws -> Set<RecoveryPolicy.VerificationCheck> {
+        Set(try countedChecks(tx, caseID: caseID, policy: policy, now: now).keys)
+    }
+
+    /// The checks that count, each with the verification that makes it count. An attestation by
+    /// an agent who has since been disabled counts for nothing (neither as a pass nor as the
+    /// newer failure that takes a pass back).
+    static func countedChecks(
+        _ tx: any StoreReading,
+        caseID: String,
+        policy: RecoveryPolicy,
+        now: Date
+    ) throws -> [RecoveryPolicy.VerificationCheck: CaseVerification] {
+        var disabled: [String: Bool] = [:]
+        func isDisabled(_ agentID: String) throws -> Bool {
+            if let known = disabled[agentID] { return known }
+            let d = try tx.agentCredentials(id: agentID)?.disabled ?? true
+            disabled[agentID] = d
+            return d
+        }
         var newest: [RecoveryPolicy.VerificationCheck: CaseVerification] = [:]
         for v in try tx.caseVerifications(caseID: caseID) where v.status != .pending {
+            if !v.check.isMachineVerified, try isDisabled(v.agentID) { continue }
             if let seen = newest[v.check], (seen.completedAt ?? .distantPast) > (v.completedAt ?? .distantPast) { continue }
             newest[v.check] = v
         }
-        return Set(newest.values.filter { $0.counts(at: now, policy: policy) }.map(\.check))
+        return newest.filter { $0.value.counts(at: now, policy: policy) }
     }
 
     static func requirePrerequisites(_ action: RecoveryPolicy.Action, passed: Set<RecoveryPolicy.VerificationCheck>, policy: RecoveryPolicy) throws {
@@ -399,6 +433,9 @@ public struct CaseWorkflowService: Sendable {
         if weight < r.minWeight { missing.append("weight \(weight) of \(r.minWeight)") }
         let absent = r.allOf.filter { !passed.contains($0) }
         if !absent.isEmpty { missing.append("all of " + absent.map(\.rawValue).joined(separator: ", ")) }
+        if r.machineVerified, !passed.contains(where: \.isMachineVerified) {
+            missing.append("a check Vigil verified (email_otp, sms_otp, totp or recovery_code)")
+        }
         if !r.anyOf.isEmpty && !r.anyOf.contains(where: passed.contains) {
             missing.append("one of " + r.anyOf.map(\.rawValue).joined(separator: ", "))
         }
@@ -440,6 +477,7 @@ public struct CaseWorkflowService: Sendable {
         return try await deps.store.write { [change] tx in
             let c = try Self.openCase(tx, caseID)
             let subjectID = try Self.subject(of: c)
+            try Self.requireAssignee(c, principal)
             if try tx.caseActions(caseID: caseID).contains(where: { $0.action == input.action && $0.status == .pendingApproval }) {
                 throw VigilError.conflict(reason: "the same action already waits for approval on this case")
             }
@@ -513,7 +551,7 @@ public struct CaseWorkflowService: Sendable {
         let now = deps.clock.now()
         let deps = self.deps
         let policy = recovery
-        let result: CaseAction? = try await deps.store.write { tx in
+        let result: Approval = try await deps.store.write { tx in
             let c = try Self.openCase(tx, caseID)
             let subjectID = try Self.subject(of: c)
             guard var a = try tx.caseAction(id: actionID), a.caseID == caseID else { throw VigilError.notFound(resource: "action") }
@@ -522,19 +560,44 @@ public struct CaseWorkflowService: Sendable {
             let details: [String: AuditValue] = ["action_id": .string(a.id), "action": .string(a.action.rawValue)]
             if a.requestedBy == me {
                 try audit.record("case.action_approved", .denied, details.merging(["reason": "own_request"]) { x, _ in x })
-                return nil
+                return .fourEyes
+            }
+            // A request of an agent disabled since (disabling cancels them; this is the backstop).
+            if try tx.agentCredentials(id: a.requestedBy)?.disabled ?? true {
+                a.status = .cancelled
+                a.decidedAt = now
+                guard try tx.updateCaseAction(a, from: .pendingApproval) else {
+                    throw VigilError.conflict(reason: "the action was decided meanwhile")
+                }
+                try audit.record("case.action_approved", .denied, details.merging(["reason": "requester_disabled"]) { x, _ in x })
+                try audit.record("case.action_cancelled", .success, details.merging(["reason": "requester_disabled"]) { x, _ in x })
+                return .requesterDisabled
             }
             // The checks must still count when the action runs, not only when it was asked for.
-            let passed = try Self.passedChecks(tx, caseID: caseID, policy: policy, now: now)
-            try Self.requirePrerequisites(a.action, passed: passed, policy: policy)
+            let counted = try Self.countedChecks(tx, caseID: caseID, policy: policy, now: now)
+            // Two people: the approver attested none of the checks the action relies on.
+            if counted.values.contains(where: { !$0.check.isMachineVerified && $0.agentID == me }) {
+                try audit.record("case.action_approved", .denied, details.merging(["reason": "attested_a_check"]) { x, _ in x })
+                return .fourEyes
+            }
+            try Self.requirePrerequisites(a.action, passed: Set(counted.keys), policy: policy)
             try Self.checkApplicable(a.action, subjectID: subjectID, tx: tx)
             a.decidedBy = me
             a.decidedAt = now
             try audit.record("case.action_approved", .success, details)
-            return try Self.execute(a, subjectID: subjectID, deps: deps, audit: audit, from: .pendingApproval)
+            return .executed(try Self.execute(a, subjectID: subjectID, deps: deps, audit: audit, from: .pendingApproval))
         }
-        guard let result else { throw VigilError.fourEyes }
-        return result
+        switch result {
+        case .executed(let a): return a
+        case .fourEyes: throw VigilError.fourEyes
+        case .requesterDisabled: throw VigilError.conflict(reason: "the agent who asked for the action is disabled; it was cancelled")
+        }
+    }
+
+    enum Approval: Sendable {
+        case executed(CaseAction)
+        case fourEyes
+        case requesterDisabled
     }
 
     /// Rejects a pending action (supervisors and admins).
@@ -691,6 +754,7 @@ public struct CaseWorkflowService: Sendable {
         let now = deps.clock.now()
         return try await deps.store.write { tx in
             guard let c = try tx.caseSummary(id: caseID) else { throw VigilError.notFound(resource: "case") }
+            try Self.requireAssignee(c, principal)
             let note = CaseNote(id: Self.newID("note"), caseID: caseID, kind: .revealReason, author: me, body: reason, createdAt: now)
             try tx.insertCaseNote(note)
             try CaseAudit(tx: tx, principal: principal, caseID: caseID, request: request, now: now)

@@ -38,6 +38,9 @@ public enum VigilError: Error, Equatable, Sendable {
     case prerequisitesNotMet(action: String, missing: String)
     /// A high-risk action needs a supervisor other than the agent who asked for it.
     case fourEyes
+    /// Actions, attestations and contact reveals on a case are for its assignee (supervisors
+    /// and admins may work any case).
+    case notAssignee
 
     /// Stable, snake_case code for clients and logs.
     public var code: String {
@@ -59,6 +62,7 @@ public enum VigilError: Error, Equatable, Sendable {
         case .conflict: "conflict"
         case .prerequisitesNotMet: "prerequisites_not_met"
         case .fourEyes: "four_eyes"
+        case .notAssignee: "forbidden"
         }
     }
 }

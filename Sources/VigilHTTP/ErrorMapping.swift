@@ -123,7 +123,14 @@ enum ErrorMapping {
             return MappedError(
                 status: .forbidden,
                 code: error.code,
-                message: "a high-risk action needs the approval of a supervisor other than the agent who asked for it",
+                message: "a high-risk action needs the approval of a supervisor who neither asked for it nor attested a check it relies on",
+                field: nil
+            )
+        case .notAssignee:
+            return MappedError(
+                status: .forbidden,
+                code: error.code,
+                message: "only the case's assignee, a supervisor or an admin may do this; take the case first",
                 field: nil
             )
         case .dataIntegrity:

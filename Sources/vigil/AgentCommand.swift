@@ -84,10 +84,13 @@ struct AgentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                try await common.withStore { store in
+                let cancelled = try await common.withStore { store in
                     try await AgentService(try AgentCommand.dependencies(common, store: store)).disable(id: id, actor: .cli("agent disable"))
                 }
                 Console.info("disabled agent \(id); its sessions are revoked")
+                for a in cancelled {
+                    Console.info("cancelled its pending \(a.action.rawValue) request \(a.id) on case \(a.caseID)")
+                }
             }
         }
     }

@@ -132,6 +132,7 @@ func describe(_ error: any Error) -> String {
         case .alreadyExists(let resource): return "\(resource) already exists"
         case .unauthenticated: return "not authenticated"
         case .forbidden(let needed): return "needs \(needed)"
+        case .notAssignee: return "only the case's assignee, a supervisor or an admin may do this"
         case .rateLimited(let s): return "rate limited; retry in \(s)s"
         case .unavailable(let reason): return "unavailable: \(reason)"
         case .dataIntegrity(let reason): return "data integrity: \(reason)"

@@ -270,8 +270,8 @@ struct PolicyValidationTests {
         PolicyMutation(
             "a high-risk action without four eyes",
             recovery,
-            replacing: "    requires: {min_weight: 5, all_of: [], any_of: [recovery_code, id_document]}\n    four_eyes: true",
-            with: "    requires: {min_weight: 5, all_of: [], any_of: [recovery_code, id_document]}\n    four_eyes: false",
+            replacing: "    requires: {min_weight: 5, all_of: [], any_of: [recovery_code, id_document], machine_verified: true}\n    four_eyes: true",
+            with: "    requires: {min_weight: 5, all_of: [], any_of: [recovery_code, id_document], machine_verified: true}\n    four_eyes: false",
             [
                 E(
                     recovery,

@@ -263,7 +263,7 @@ struct CaseWorkflowHTTPTests {
         let service = try TestService()
         let key = try await service.apiKey([.subjectsWrite, .casesWrite, .reportsWrite])
         try await service.test { client in
-            try await service.registerSubject(client, "user-88", key: key)
+            #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"user-88","email":"u88@example.org"}"#).status == .created)
             // A freeze by "this was not me" opens the P1 case.
             var denied = Login(subject: "user-88", at: service.clock.now().addingTimeInterval(-30), source: "user")
             denied.reason = "not_me"
@@ -278,13 +278,8 @@ struct CaseWorkflowHTTPTests {
                 json: #"{"check":"id_document","passed":true,"note":"passport checked against the KYC record"}"#
             )
             #expect(doc.status == .created)
-            let tk = try await client.send(
-                .post,
-                "/v1/cases/\(caseID)/verifications",
-                bearer: s1.session,
-                json: #"{"check":"transaction_knowledge","passed":true,"note":"knew the last withdrawal"}"#
-            )
-            #expect(tk.status == .created)
+            // unfreeze needs a check Vigil verified: a code to the registered email.
+            try await service.passEmailCode(client, caseID: caseID, session: s1.session)
             let asked = try await client.send(
                 .post,
                 "/v1/cases/\(caseID)/actions",
@@ -475,6 +470,7 @@ struct CaseWorkflowHTTPTests {
                 )
             )
             let agent = try await activeAgent(service, client, email: "x@vigil.example", role: .agent)
+            try await service.assign(client, caseID: caseID, to: agent)
             func check(_ json: String) async throws -> TestResponse {
                 try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: agent.session, json: json)
             }
@@ -541,7 +537,7 @@ struct CaseWorkflowHTTPTests {
         let service = try TestService()
         let key = try await service.apiKey([.subjectsWrite, .casesWrite])
         try await service.test { client in
-            try await service.registerSubject(client, "user-99", key: key)
+            #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"user-99","phone":"+4915199999999"}"#).status == .created)
             let caseID = try #require(
                 try field(
                     try await client.post(
@@ -553,6 +549,7 @@ struct CaseWorkflowHTTPTests {
                 )
             )
             let agent = try await activeAgent(service, client, email: "a@vigil.example", role: .agent)
+            try await service.assign(client, caseID: caseID, to: agent)
             for (check, note) in [("id_document", "ID card"), ("transaction_knowledge", "last deposit"), ("id_document", "again, other side")] {
                 let r = try await client.send(
                     .post,
@@ -633,6 +630,7 @@ struct CaseWorkflowHTTPTests {
                 json: #"{"check":"transaction_knowledge","passed":true,"note":"knew the amounts"}"#
             )
             #expect(tk.status == .created)
+            try await service.passEmailCode(client, caseID: caseID, session: agent.session, check: "sms_otp")
             let asked = try await client.send(
                 .post,
                 "/v1/cases/\(caseID)/actions",

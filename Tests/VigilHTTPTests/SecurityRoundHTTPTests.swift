@@ -331,3 +331,156 @@ struct AgentLockoutHTTPTests {
         #expect(entries.contains { $0["action"] as? String == "agent.unlocked" })
     }
 }
+
+extension TestService {
+    /// An `email_otp` (or `sms_otp`) check on the case, passed with the code read from the outbox.
+    func passEmailCode(_ client: some TestClientProtocol, caseID: String, session: String, check: String = "email_otp") async throws {
+        let started = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: session, json: #"{"check":"\#(check)"}"#)
+        #expect(started.status == .created)
+        let id = try #require(try json(started)["verification_id"] as? String)
+        guard case .string(let code)? = try await drainOutbox().last(where: { $0.kind == .verificationCode })?.payload["code"] else {
+            Issue.record("no code was sent")
+            return
+        }
+        let passed = try await client.send(.post, "/v1/cases/\(caseID)/verifications/\(id)/code", bearer: session, json: #"{"code":"\#(code)"}"#)
+        #expect(try json(passed)["status"] as? String == "passed")
+    }
+
+    /// Assigns the case to the agent behind `session` (an agent takes a case before working it).
+    func assign(_ client: some TestClientProtocol, caseID: String, to agent: (id: String, secret: String, session: String)) async throws {
+        let r = try await client.send(.post, "/v1/cases/\(caseID)/assign", bearer: agent.session, json: #"{"agent_id":"\#(agent.id)"}"#)
+        #expect(r.status == .ok)
+    }
+}
+
+@Suite("Security round: four eyes that mean two people checked")
+struct FourEyesHTTPTests {
+    /// A subject with a registered email and an active TOTP, and a case about it.
+    static func subjectWithCase(_ service: TestService, _ client: some TestClientProtocol, key: String, id: String) async throws -> String {
+        #expect(try await client.post("/v1/subjects", key: key, json: #"{"subject_id":"\#(id)","email":"\#(id)@example.org"}"#).status == .created)
+        let enrolment = try json(try await client.post("/v1/subjects/\(id)/totp", key: key, json: ""))
+        let secret = try #require(enrolment["secret"] as? String)
+        let code = try oathtool(secret: secret, at: service.clock.now())
+        #expect(try await client.post("/v1/subjects/\(id)/totp/activate", key: key, json: #"{"code":"\#(code)"}"#).status == .ok)
+        let filed = try await client.post(
+            "/v1/cases",
+            key: key,
+            json: #"{"channel":"phone","category":"lost_2fa","summary":"lost my phone","subject_id":"\#(id)"}"#
+        )
+        return try #require(try json(filed)["case_id"] as? String)
+    }
+
+    static func attest(_ client: some TestClientProtocol, _ caseID: String, _ session: String, _ check: String) async throws -> TestResponse {
+        try await client.send(
+            .post,
+            "/v1/cases/\(caseID)/verifications",
+            bearer: session,
+            json: #"{"check":"\#(check)","passed":true,"note":"checked against the KYC record"}"#
+        )
+    }
+
+    static func ask(_ client: some TestClientProtocol, _ caseID: String, _ session: String, _ action: String) async throws -> TestResponse {
+        try await client.send(
+            .post,
+            "/v1/cases/\(caseID)/actions",
+            bearer: session,
+            json: #"{"action":"\#(action)","reason":"the requester was verified on the phone"}"#
+        )
+    }
+
+    // MARK: item 4 — a disabled agent leaves nothing live
+
+    @Test("disabling an agent cancels its pending reset_totp (no approval runs it) and its attestations stop counting")
+    func disabledAgentLeavesNothingLive() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite, .credentialsVerify])
+        try await service.test { client in
+            let caseID = try await Self.subjectWithCase(service, client, key: key, id: "deadbeef-1104")
+            let rogue = try await activeAgent(service, client, email: "leaving@vigil.example", role: .agent)
+            let boss = try await activeAgent(service, client, email: "boss@vigil.example", role: .supervisor)
+            try await service.assign(client, caseID: caseID, to: rogue)
+            #expect(try await Self.attest(client, caseID, rogue.session, "id_document").status == .created)
+            #expect(try await Self.attest(client, caseID, rogue.session, "transaction_knowledge").status == .created)
+            try await service.passEmailCode(client, caseID: caseID, session: rogue.session)
+            let asked = try await Self.ask(client, caseID, rogue.session, "reset_totp")
+            #expect(asked.status == .accepted)
+            let actionID = try #require(try json(asked)["action_id"] as? String)
+
+            let cancelled = try await AgentService(service.deps.core).disable(id: rogue.id, actor: .cli("agent disable"))
+            #expect(cancelled.map(\.id) == [actionID])
+            // The attack: the supervisor approves the disabled agent's request and it runs.
+            try expectErrorShape(
+                try await client.send(.post, "/v1/cases/\(caseID)/actions/\(actionID)/approve", bearer: boss.session),
+                status: .conflict,
+                code: "conflict"
+            )
+            #expect(try await service.store.read { try $0.totpCredential(subjectID: "deadbeef-1104") } != nil)
+            let detail = try json(try await client.send(.get, "/v1/cases/\(caseID)", bearer: boss.session))
+            let actions = try #require(detail["actions"] as? [[String: Any]])
+            #expect(actions.first { $0["action_id"] as? String == actionID }?["status"] as? String == "cancelled")
+            // The disabled agent's attestations no longer count: a new request on the case,
+            // with a fresh email code of the supervisor's own, falls short.
+            try await service.passEmailCode(client, caseID: caseID, session: boss.session)
+            try expectErrorShape(
+                try await Self.ask(client, caseID, boss.session, "reset_totp"),
+                status: .conflict,
+                code: "prerequisites_not_met"
+            )
+            let entries = try await service.caseAuditEntries(caseID)
+            let why = entries.first { $0["action"] as? String == "case.action_cancelled" }?["details"] as? [String: Any]
+            #expect(why?["reason"] as? String == "requester_disabled")
+        }
+    }
+
+    // MARK: item 5 — four eyes that mean two people checked
+
+    @Test("attestations alone do not carry a high-risk action; the approver cannot be an attester; only the assignee works a case")
+    func twoPeopleChecked() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite, .credentialsVerify, .reportsWrite])
+        try await service.test { client in
+            let caseID = try await Self.subjectWithCase(service, client, key: key, id: "deadbeef-1105")
+            let agent = try await activeAgent(service, client, email: "assignee@vigil.example", role: .agent)
+            let other = try await activeAgent(service, client, email: "bystander@vigil.example", role: .agent)
+            let s1 = try await activeAgent(service, client, email: "attesting.sup@vigil.example", role: .supervisor)
+            let s2 = try await activeAgent(service, client, email: "second.sup@vigil.example", role: .supervisor)
+            try await service.assign(client, caseID: caseID, to: agent)
+            // The attack, part 1: one agent self-attests the document and the transactions and
+            // reaches the weight of reset_totp (5) — no check Vigil verified.
+            #expect(try await Self.attest(client, caseID, agent.session, "id_document").status == .created)
+            #expect(try await Self.attest(client, caseID, agent.session, "transaction_knowledge").status == .created)
+            try expectErrorShape(try await Self.ask(client, caseID, agent.session, "reset_totp"), status: .conflict, code: "prerequisites_not_met")
+
+            // Part 2: the supervisor who attested a check approves the action built on it.
+            #expect(try await Self.attest(client, caseID, s1.session, "id_document").status == .created)
+            try await service.passEmailCode(client, caseID: caseID, session: agent.session)
+            let asked = try await Self.ask(client, caseID, agent.session, "reset_totp")
+            #expect(asked.status == .accepted)
+            let actionID = try #require(try json(asked)["action_id"] as? String)
+            try expectErrorShape(
+                try await client.send(.post, "/v1/cases/\(caseID)/actions/\(actionID)/approve", bearer: s1.session),
+                status: .forbidden,
+                code: "four_eyes"
+            )
+            let ok = try await client.send(.post, "/v1/cases/\(caseID)/actions/\(actionID)/approve", bearer: s2.session)
+            #expect(try json(ok)["status"] as? String == "executed")
+
+            // Part 3: an agent who is not the assignee attests, acts and reveals on the case.
+            try expectErrorShape(try await Self.attest(client, caseID, other.session, "transaction_knowledge"), status: .forbidden, code: "forbidden")
+            try expectErrorShape(try await Self.ask(client, caseID, other.session, "end_sessions"), status: .forbidden, code: "forbidden")
+            try expectErrorShape(
+                try await client.send(
+                    .post,
+                    "/v1/cases/\(caseID)/contact/reveal",
+                    bearer: other.session,
+                    json: #"{"reason":"I want to call the user back"}"#
+                ),
+                status: .forbidden,
+                code: "forbidden"
+            )
+            let approvals = try await service.caseAuditEntries(caseID).filter { $0["action"] as? String == "case.action_approved" }
+            #expect(approvals.compactMap { $0["outcome"] as? String } == ["denied", "success"])
+            #expect((approvals.first?["details"] as? [String: Any])?["reason"] as? String == "attested_a_check")
+        }
+    }
+}

@@ -31,6 +31,7 @@ public struct RecoveryPolicy: Sendable, Equatable {
         return weight >= requirement.minWeight
             && requirement.allOf.allSatisfy(passed.contains)
             && (requirement.anyOf.isEmpty || requirement.anyOf.contains(where: passed.contains))
+            && (!requirement.machineVerified || passed.contains(where: \.isMachineVerified))
     }
 
     /// `password_reset`. There is no setting for the second factor: a reset of a subject that has
@@ -99,6 +100,15 @@ public struct RecoveryPolicy: Sendable, Equatable {
 
         /// Whether Vigil sends a one-time code for this check (and the policy sets its format).
         public var sendsCode: Bool { self == .emailOTP || self == .smsOTP }
+
+        /// Whether Vigil itself verified the check (a code it sent or the enrolled second factor),
+        /// rather than an agent attesting it.
+        public var isMachineVerified: Bool {
+            switch self {
+            case .emailOTP, .smsOTP, .totp, .recoveryCode: true
+            case .transactionKnowledge, .idDocument: false
+            }
+        }
     }
 
     /// `verification_checks.<check>`.
@@ -162,17 +172,20 @@ public struct RecoveryPolicy: Sendable, Equatable {
         }
     }
 
-    /// Passed checks must weigh at least `minWeight`, include all of `allOf`, and one of `anyOf`
-    /// (when it is not empty).
+    /// Passed checks must weigh at least `minWeight`, include all of `allOf`, one of `anyOf`
+    /// (when it is not empty), and — when `machineVerified` — at least one check Vigil verified
+    /// itself, so that agents' attestations alone never carry the action.
     public struct Requirement: Sendable, Equatable {
         public var minWeight: Int
         public var allOf: [VerificationCheck]
         public var anyOf: [VerificationCheck]
+        public var machineVerified: Bool
 
-        public init(minWeight: Int, allOf: [VerificationCheck], anyOf: [VerificationCheck]) {
+        public init(minWeight: Int, allOf: [VerificationCheck], anyOf: [VerificationCheck], machineVerified: Bool = false) {
             self.minWeight = minWeight
             self.allOf = allOf
             self.anyOf = anyOf
+            self.machineVerified = machineVerified
         }
     }
 
@@ -457,6 +470,7 @@ extension RecoveryPolicy.ActionRule {
             )
             let allOf = r.choices("all_of", as: RecoveryPolicy.VerificationCheck.self)
             let anyOf = r.choices("any_of", as: RecoveryPolicy.VerificationCheck.self)
+            let machineVerified = r.bool("machine_verified")
             if let minWeight, let checks {
                 let total = RecoveryPolicy.VerificationCheck.allCases.reduce(0) { $0 + checks[$1].weight }
                 if minWeight > total {
@@ -464,8 +478,8 @@ extension RecoveryPolicy.ActionRule {
                     return nil
                 }
             }
-            guard let minWeight, let allOf, let anyOf else { return nil }
-            return RecoveryPolicy.Requirement(minWeight: minWeight, allOf: allOf, anyOf: anyOf)
+            guard let minWeight, let allOf, let anyOf, let machineVerified else { return nil }
+            return RecoveryPolicy.Requirement(minWeight: minWeight, allOf: allOf, anyOf: anyOf, machineVerified: machineVerified)
         }
         var fourEyes = m.bool("four_eyes")
         if fourEyes == false, action.isHighRisk {
