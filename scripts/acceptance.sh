@@ -107,8 +107,9 @@ if curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null; then ok "server still s
 #     their latencies cannot be told apart (two-sample Kolmogorov–Smirnov, 1 % level).
 RESET_KEY=$("$VIGIL" apikey create --name resets --scopes subjects:write,recovery:write 2>/dev/null)
 # First one request for a known address: the worker resolves it off the response path and the
-# outbox's file channel (data/outbox) gets the link. (The enumeration run below then uses up this
-# source's hourly request budget, so its own requests are answered the same but send nothing.)
+# outbox's file channel (data/outbox) gets the link. (The enumeration run below gives each request
+# its own client_ip: the limits are per account and per end-user address, never per caller, so
+# the worker issues real tokens for the known identifiers while the answers are timed.)
 curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/password-resets" -H "Authorization: Bearer $RESET_KEY" \
   -H 'Content-Type: application/json' -d '{"identifier":"zyxcanary1.mailbox@plaintext-probe.example"}'
 for _ in $(seq 1 50); do
@@ -404,6 +405,36 @@ if [ $jrc -eq 0 ] && [ "$jout" = "ok: case $CASE, 3 entries, checkpoint size ${j
   && ! grep -q -e CANARY-SUMMARY -e canary.case "$WORK/case.json" "$WORK/case.html"; then
   ok "case file: vigil case verify accepts the JSON ($jout) and the page, so does the Python verifier; a changed byte ($tout) and another key are refused; service key $svc"
 else fail "case file: json rc=$jrc $jout / html rc=$hrc $hout / tampered rc=$trc $tout / other key rc=$krc $kout / python rc=$prc $pout, tampered rc=$ptrc / service key $svc"; fi
+
+# 13. Console logins lock (issue 11): an agent with the right password and wrong TOTP codes is
+#     locked after the policy's free failures (then even the right code gets the same 401);
+#     `vigil agent list` shows the lock, `vigil agent unlock` (audited) clears it, and the
+#     right code then logs in.
+LSETUP=$("$VIGIL" agent create --email lockout.agent@vigil.example --role agent 2>"$WORK/agent.err")
+LID=$(grep -o 'agt_[0-9a-f]*' "$WORK/agent.err" | head -1)
+if ! start_server; then fail "server did not start (agent lockout)"; cat "$WORK/server.log"; exit 1; fi
+B="http://127.0.0.1:$PORT"
+LSECRET=$(curl -fs -X POST "$B/v1/agent/setup" "${J[@]}" -d "{\"setup_token\":\"$LSETUP\",\"password\":\"$PASS\"}" | field totp_secret)
+curl -fs -o /dev/null -X POST "$B/v1/agent/setup/complete" "${J[@]}" -d "{\"setup_token\":\"$LSETUP\",\"code\":\"$(oathtool --totp -b "$LSECRET")\"}"
+valid=" $(oathtool --totp -b -w 2 -N 'now - 30 seconds' "$LSECRET" | tr '\n' ' ') "
+wrong=100000
+while grep -q " $wrong " <<<"$valid"; do wrong=$((wrong + 1)); done
+login() { curl -s -o /dev/null -w '%{http_code}' -X POST "$B/v1/agent/sessions" "${J[@]}" \
+  -d "{\"email\":\"lockout.agent@vigil.example\",\"password\":\"$PASS\",\"code\":\"$1\"}"; }
+statuses=""
+for _ in 1 2 3 4; do statuses="$statuses$(login "$wrong") "; done
+right=$(oathtool --totp -b -N 'now + 30 seconds' "$LSECRET")
+locked=$(login "$right")
+listed=$("$VIGIL" agent list 2>/dev/null | grep "^$LID ")
+"$VIGIL" agent unlock "$LID" 2>/dev/null; urc=$?
+after=$(login "$right")
+relisted=$("$VIGIL" agent list 2>/dev/null | grep "^$LID ")
+stop_server
+unlocked=$("$VIGIL" audit verify --db 2>/dev/null >/dev/null && echo verified)
+if [ "$statuses" = "401 401 401 401 " ] && [ "$locked" = 401 ] && grep -q "locked (totp, 4 failures, until " <<<"$listed" && [ $urc -eq 0 ] \
+  && [ "$after" = 201 ] && ! grep -q locked <<<"$relisted" && [ "$unlocked" = verified ]; then
+  ok "agent lockout: 4 wrong codes then the right one: $statuses$locked; listed as '${listed##*active  }'; unlocked, then $after"
+else fail "agent lockout: $statuses/ $locked / '$listed' / unlock rc=$urc / after $after / '$relisted' / audit $unlocked"; fi
 
 echo "acceptance: $passed passed, $failed failed"
 [ $failed -eq 0 ]
