@@ -254,7 +254,7 @@ def verify(data, keys):
         if any(e["action"] == "case.action_approved" and e["outcome"] == "success" and e["actor"]["id"] == a["requested_by"] for e in es):
             raise fail("action %s was approved by its own requester" % a["id"])
         decisions = [e for e in es if e["action"] in ("case.action_approved", "case.action_rejected", "case.action_cancelled")
-                     and e["outcome"] == "success"]
+                     and e["outcome"] == "success" and e["actor"]["type"] == "agent"]
         d = decisions[-1] if decisions else None
         if a.get("decided_by") != (d["actor"]["id"] if d else None) or a.get("decided_at") != (d["time"] if d else None):
             raise fail("action %s: decided_by or decided_at differ from its approval, rejection or cancellation entry" % a["id"])

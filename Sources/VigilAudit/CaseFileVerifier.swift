@@ -396,7 +396,8 @@ public enum CaseFileVerifier {
             if let own = approvals.first(where: { $0.actor.id == a.requestedBy }) {
                 throw fail("action \(a.id) was approved by its own requester (seq \(own.seq))")
             }
-            let decision = es.last { Self.decisions.contains($0.action) && $0.outcome == .success }
+            // An agent's decision; a cancellation by the operator (disabling the requester) has none.
+            let decision = es.last { Self.decisions.contains($0.action) && $0.outcome == .success && $0.actor.type == .agent }
             guard a.decidedBy == decision?.actor.id, a.decidedAt == decision?.time else {
                 throw fail("action \(a.id): decided_by or decided_at differ from its approval, rejection or cancellation entry")
             }

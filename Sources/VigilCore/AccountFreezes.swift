@@ -10,7 +10,7 @@ import Foundation
 /// - the freeze itself, in its own transaction, voids every outstanding reset token and every
 ///   pending email/SMS verification code of the subject, so nothing issued before the freeze can
 ///   be used during it; the voiding is audited (`account.freeze_voided`, and
-///   `case.verification_voided` on each case that had a code pending);
+///   `case.verification_failed` with `why: account_frozen` on each case that had a code pending);
 /// - the support actions that recover a frozen account (verify, `reset_totp`, `unfreeze`) go on
 ///   under four eyes; `send_reset_link` is refused until the account is unfrozen.
 enum AccountFreezes {
@@ -45,7 +45,7 @@ enum AccountFreezes {
         for v in codes {
             try tx.appendAudit(
                 AuditRecord(
-                    action: "case.verification_voided",
+                    action: "case.verification_failed",
                     actor: principal.actor,
                     target: .init(type: "case", id: v.caseID),
                     requestID: request.requestID,

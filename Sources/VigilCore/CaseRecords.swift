@@ -271,6 +271,7 @@ public protocol CaseWorkflowWriting: CaseWorkflowReading {
     /// `failed` with its code hash gone; returns them as they are now.
     func voidPendingVerificationCodes(subjectID: String, at time: Date) throws -> [CaseVerification]
     /// Cancels every action `agentID` asked for that still waits for approval (the agent was
-    /// disabled); returns them as they are now.
+    /// disabled by an operator: no agent decided it, so `decided_by` and `decided_at` stay
+    /// empty); returns them as they are now.
     func cancelPendingActions(requestedBy agentID: String, at time: Date) throws -> [CaseAction]
 }

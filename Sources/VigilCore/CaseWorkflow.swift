@@ -565,6 +565,7 @@ public struct CaseWorkflowService: Sendable {
             // A request of an agent disabled since (disabling cancels them; this is the backstop).
             if try tx.agentCredentials(id: a.requestedBy)?.disabled ?? true {
                 a.status = .cancelled
+                a.decidedBy = me
                 a.decidedAt = now
                 guard try tx.updateCaseAction(a, from: .pendingApproval) else {
                     throw VigilError.conflict(reason: "the action was decided meanwhile")

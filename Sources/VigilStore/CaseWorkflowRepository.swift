@@ -276,11 +276,11 @@ extension SQLiteTransaction {
     func cancelPendingActions(requestedBy agentID: String, at time: Date) throws -> [CaseAction] {
         let ids = try conn.query(
             """
-            UPDATE case_actions SET status = 'cancelled', decided_at = ?
+            UPDATE case_actions SET status = 'cancelled'
             WHERE requested_by = ? AND status = 'pending_approval'
             RETURNING id
             """,
-            [.text(Timestamp.format(time)), .text(agentID)]
+            [.text(agentID)]
         ) { $0.text(0) ?? "" }
         return try ids.sorted().compactMap { try caseAction(id: $0) }
     }

@@ -118,7 +118,15 @@ struct SecurityRoundHTTPTests {
                 code: "account_frozen"
             )
             #expect(try await service.storedPasswordHash("deadbeef-1101") == hashBefore)
-            #expect(try await service.caseAuditEntries(caseID).contains { $0["action"] as? String == "case.verification_voided" })
+            #expect(
+                try await service.caseAuditEntries(caseID).contains {
+                    $0["action"] as? String == "case.verification_failed" && ($0["details"] as? [String: Any])?["why"] as? String == "account_frozen"
+                }
+            )
+            // The case file still holds every section to its entries.
+            let file = try await client.caseFile(caseID, session: agent.session)
+            #expect(throws: Never.self) { try CaseFileVerifier.verify(file.bytes, keys: service.deps.auditVerifierKeys).get() }
+            #expect(try service.pythonVerifiesCaseFile(file.bytes).hasPrefix("ok: case \(caseID)"))
         }
         let entries = try await service.auditEntries().split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -333,6 +341,16 @@ struct AgentLockoutHTTPTests {
 }
 
 extension TestService {
+    /// What the independent Python verifier (scripts/verify_case_file.py) says of a case file.
+    func pythonVerifiesCaseFile(_ bytes: [UInt8]) throws -> String {
+        let folder = dir.file("casefile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: folder + "/case.json"))
+        try (Fixtures.auditSigner().verifierKey.text + "\n").write(toFile: folder + "/audit-signing.pub", atomically: true, encoding: .utf8)
+        let script = Self.repoRoot.appendingPathComponent("scripts/verify_case_file.py").path
+        return try run("python3", [script, folder + "/case.json", "--public-key", folder + "/audit-signing.pub"])
+    }
+
     /// An `email_otp` (or `sms_otp`) check on the case, passed with the code read from the outbox.
     func passEmailCode(_ client: some TestClientProtocol, caseID: String, session: String, check: String = "email_otp") async throws {
         let started = try await client.send(.post, "/v1/cases/\(caseID)/verifications", bearer: session, json: #"{"check":"\#(check)"}"#)
@@ -429,6 +447,9 @@ struct FourEyesHTTPTests {
             let entries = try await service.caseAuditEntries(caseID)
             let why = entries.first { $0["action"] as? String == "case.action_cancelled" }?["details"] as? [String: Any]
             #expect(why?["reason"] as? String == "requester_disabled")
+            let file = try await client.caseFile(caseID, session: boss.session)
+            #expect(throws: Never.self) { try CaseFileVerifier.verify(file.bytes, keys: service.deps.auditVerifierKeys).get() }
+            #expect(try service.pythonVerifiesCaseFile(file.bytes).hasPrefix("ok: case \(caseID)"))
         }
     }
 
