@@ -23,7 +23,7 @@ public enum Scope: String, Sendable, CaseIterable, Codable {
             }
             if !scopes.contains(scope) { scopes.append(scope) }
         }
-        guard !scopes.isEmpty else { throw .invalidField(field: "scopes", reason: "at least one scope is needed") }
+        guard !scopes.isEmpty else { throw .invalidField(field: "scopes", reason: "must name at least one scope") }
         return scopes
     }
 }

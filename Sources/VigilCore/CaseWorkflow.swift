@@ -234,7 +234,10 @@ public struct CaseWorkflowService: Sendable {
         switch check {
         case .emailOTP, .smsOTP:
             guard input.code == nil, input.recoveryCode == nil, input.passed == nil else {
-                throw VigilError.invalidField(field: "check", reason: "sends a code: give only the check, then submit the code")
+                throw VigilError.invalidField(
+                    field: "check",
+                    reason: "sends a code by itself: give only the check, then submit the code the requester reads back"
+                )
             }
         case .totp:
             guard let code = input.code, !code.isEmpty else { throw VigilError.invalidField(field: "code", reason: "is required for totp") }
@@ -461,7 +464,7 @@ public struct CaseWorkflowService: Sendable {
         var change: CaseAction.ContactChange?
         if input.action == .changeContact {
             guard let c = input.contactChange, c.email != nil || c.phone != nil else {
-                throw VigilError.invalidField(field: "new_contact", reason: "needs email or phone for change_contact")
+                throw VigilError.invalidField(field: "new_contact", reason: "must name an email or a phone for change_contact")
             }
             change = .init(
                 email: try c.email.map { try SubjectRegistration.normaliseEmail($0) },

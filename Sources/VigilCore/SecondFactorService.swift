@@ -197,8 +197,14 @@ public struct SecondFactorService: Sendable {
         async throws -> Verification
     {
         try principal.require(.credentialsVerify)
+        // Exactly one, and not empty: a null or empty value is not an attempt, and counts nothing.
+        let code = code.flatMap { $0.isEmpty ? nil : $0 }
+        let recoveryCode = recoveryCode.flatMap { $0.isEmpty ? nil : $0 }
         guard (code == nil) != (recoveryCode == nil) else {
-            throw VigilError.invalidField(field: "code", reason: "give exactly one of code and recovery_code")
+            throw VigilError.invalidField(
+                field: code == nil ? "code" : "recovery_code",
+                reason: code == nil ? "is required, or else recovery_code (not empty)" : "cannot be given with code: send one of the two"
+            )
         }
         let factor: AuthenticationPolicy.Factor = code != nil ? .totp : .recoveryCode
         let now = deps.clock.now()

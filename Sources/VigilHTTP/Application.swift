@@ -48,8 +48,10 @@ public struct HTTPDependencies: Sendable {
 
 /// Builds the router: the test seam for in-process tests (`app.test(.router)`).
 public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> Router<VigilRequestContext> {
-    let router = Router(context: VigilRequestContext.self)
-    router.add(middleware: VigilMiddleware())
+    // HEAD is answered wherever GET is: the GET route's headers, no body.
+    let router = Router(context: VigilRequestContext.self, options: .autoGenerateHeadEndpoints)
+    let index = RouteIndex()
+    router.add(middleware: VigilMiddleware(routes: index))
     let api = APIContext(deps: deps, settings: settings)
     HealthController(api: api).register(on: router)
     SubjectController(api: api).register(on: router)
@@ -64,7 +66,36 @@ public func buildRouter(_ deps: HTTPDependencies, settings: ServerSettings) -> R
     CaseWorkflowController(api: api).register(on: router)
     ReportController(api: api).register(on: router)
     CaseFileController(api: api).register(on: router)
+    index.set(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
+}
+
+/// The routes' path patterns and methods, for `405 Method Not Allowed` with `Allow` and for
+/// answering `HEAD` where `GET` is served. Filled once, when the router is built.
+final class RouteIndex: @unchecked Sendable {
+    // @unchecked Sendable: `entries` is written once under `lock`, then only read under it.
+    private let lock = NSLock()
+    private var entries: [(components: [Substring], method: HTTPRequest.Method)] = []
+
+    func set(_ routes: [(path: String, method: HTTPRequest.Method)]) {
+        let parsed = routes.map { (components: $0.path.split(separator: "/"), method: $0.method) }
+        lock.withLock { entries = parsed }
+    }
+
+    /// The methods some route serves at `path` (`HEAD` wherever `GET` is), sorted.
+    func methods(at path: String) -> [String] {
+        let segments = path.split(separator: "?", maxSplits: 1).first.map { $0.split(separator: "/") } ?? []
+        var found = Set<String>()
+        for entry in lock.withLock({ entries }) where entry.components.count == segments.count {
+            let matches = zip(entry.components, segments).allSatisfy { pattern, segment in
+                pattern.hasPrefix("{") || pattern.hasPrefix(":") || pattern == "*" ? !segment.isEmpty : pattern == segment
+            }
+            guard matches else { continue }
+            found.insert(entry.method.rawValue)
+            if entry.method == .get { found.insert("HEAD") }
+        }
+        return found.sorted()
+    }
 }
 
 /// Builds the application (server + router). `vigil serve` runs it with graceful shutdown

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import VigilCore
 
 /// Support cases: intake, the queue, one case, assignment (the workflow is in
@@ -164,6 +165,32 @@ struct CaseController {
         return try await api.apiKeys.authenticate(bearer: bearer)
     }
 
+    /// The queue's page size: 1…500, 100 when absent.
+    static func limit(_ text: String?) throws -> Int {
+        guard let text else { return 100 }
+        guard let n = Int(text), (1...500).contains(n) else {
+            throw VigilError.invalidField(field: "limit", reason: "must be a whole number from 1 to 500")
+        }
+        return n
+    }
+
+    /// A `true` / `false` query flag; nil when absent.
+    static func flag(_ text: String?, _ name: String) throws -> Bool? {
+        switch text {
+        case nil: return nil
+        case "true": return true
+        case "false": return false
+        default: throw VigilError.invalidField(field: name, reason: "must be true or false")
+        }
+    }
+
+    /// Refuses query parameters the route does not know (a misspelt filter would list everything).
+    static func onlyKnown(_ q: FlatDictionary<Substring, Substring>, _ known: Set<String>) throws {
+        for (name, _) in q where !known.contains(String(name)) {
+            throw VigilError.invalidField(field: String(name), reason: "is not a parameter of this route")
+        }
+    }
+
     func register(on router: Router<VigilRequestContext>) {
         let cases = CaseService(api.deps.core)
         router.post("/v1/cases") { request, context in
@@ -188,6 +215,7 @@ struct CaseController {
             return response
         }
         router.get("/v1/cases") { request, _ in
+            try Self.onlyKnown(request.uri.queryParameters, ["status", "priority", "channel", "category", "assignee", "breached", "limit"])
             let principal = try await api.agent(request, roles: Set(AgentRole.allCases))
             let q = request.uri.queryParameters
             func parse<T: RawRepresentable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
@@ -202,8 +230,8 @@ struct CaseController {
                 channel: try parse("channel", CaseChannel.self),
                 category: try parse("category", CaseCategory.self),
                 assignee: q.get("assignee"),
-                breachedAt: q.get("breached") == "true" ? now : nil,
-                limit: q.get("limit").flatMap(Int.init) ?? 100
+                breachedAt: try Self.flag(q.get("breached"), "breached") == true ? now : nil,
+                limit: try Self.limit(q.get("limit"))
             )
             if let s = filter.status, !["open", "in_progress", "closed"].contains(s) {
                 throw VigilError.invalidField(field: "status", reason: "must be open, in_progress or closed")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import VigilCore
 
 /// The one place where errors become HTTP responses (STYLE.md practice 5).
@@ -52,6 +53,10 @@ enum ErrorMapping {
             }
         case let error as DecodingError:
             return map(VigilError.from(error))
+        case is HTTPParserError:
+            // Bytes the HTTP parser refused inside a request (a malformed chunked body): the
+            // client's fault, answered in the one error shape.
+            return MappedError(status: .badRequest, code: "bad_request", message: "the request could not be parsed as HTTP/1.1", field: nil)
         case is NIOTooManyBytesError:
             return MappedError(status: .contentTooLarge, code: "payload_too_large", message: "the request body is too large", field: nil)
         default:

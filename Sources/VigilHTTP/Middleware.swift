@@ -11,6 +11,9 @@ import VigilCore
 struct VigilMiddleware: RouterMiddleware {
     typealias Context = VigilRequestContext
 
+    /// The router's routes: a known path with another method is 405 with `Allow`.
+    let routes: RouteIndex
+
     static let securityHeaders: [(HTTPField.Name, String)] = [
         (.cacheControl, "no-store"),
         (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
@@ -34,6 +37,22 @@ struct VigilMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            // No route for this method: a known path with another method is 405, with what it
+            // allows (a handler's own 404 is on a path that serves this method).
+            let allowed = routes.methods(at: request.uri.path)
+            if allowed.isEmpty || allowed.contains(request.method.rawValue) {
+                response = ErrorMapping.response(for: ErrorMapping.map(error)!, requestID: context.requestID)
+            } else {
+                var mapped = MappedError(
+                    status: .methodNotAllowed,
+                    code: "method_not_allowed",
+                    message: "this path does not take \(request.method.rawValue); see the Allow header",
+                    field: nil
+                )
+                mapped.headers[.allow] = allowed.joined(separator: ", ")
+                response = ErrorMapping.response(for: mapped, requestID: context.requestID)
+            }
         } catch {
             if case VigilError.dataIntegrity(let reason) = error {
                 // The reason names a table and column, never a value.
