@@ -162,5 +162,10 @@ let package = Package(
             name: "ArchitectureTests",
             swiftSettings: swiftSettings
         ),
+        // Runs the built `vigil` executable as a process (`swift build --build-tests` builds it).
+        .testTarget(
+            name: "VigilCLITests",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

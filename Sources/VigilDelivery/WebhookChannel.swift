@@ -28,9 +28,9 @@ public enum OutboxConfigurationError: Error, Equatable, Sendable, CustomStringCo
 /// | header             | value |
 /// |--------------------|-------|
 /// | `Content-Type`     | `application/json` |
-/// | `Vigil-Message-Id` | the message id, the same on every attempt |
-/// | `Vigil-Timestamp`  | the attempt's time, Unix seconds |
-/// | `Vigil-Signature`  | `v1=` hex HMAC-SHA256(secret, `"<timestamp>.<body>"`) (`WebhookSignature`) |
+/// | `Vigil-Message-Id` | the message id, the same on every attempt (signed) |
+/// | `Vigil-Timestamp`  | the attempt's time, Unix seconds (signed) |
+/// | `Vigil-Signature`  | `v2=` hex HMAC-SHA256(secret, `"v2:<message id>.<timestamp>.<body>"`) (`WebhookSignature`) |
 /// | `Vigil-Attempt`    | the attempt's number, 1-based (informative, not signed) |
 ///
 /// Rules:
@@ -84,9 +84,14 @@ public final class WebhookChannel: DeliveryChannel {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "vigil-outbox/1")
-        request.headers.add(name: "Vigil-Message-Id", value: attempt.message.id)
-        request.headers.add(name: "Vigil-Timestamp", value: String(timestamp))
-        request.headers.add(name: "Vigil-Signature", value: try WebhookSignature.header(secret: secret, timestamp: timestamp, body: attempt.body))
+        let signed: [(name: String, value: String)]
+        do {
+            signed = try WebhookSignature.headers(secret: secret, messageID: attempt.message.id, timestamp: timestamp, body: attempt.body)
+        } catch is WebhookSignature.SigningError {
+            // Only an id Vigil did not make (the store refuses those) or a clock before 1970.
+            throw DeliveryFailure("unsignable")
+        }
+        for header in signed { request.headers.add(name: header.name, value: header.value) }
         request.headers.add(name: "Vigil-Attempt", value: String(attempt.number))
         request.body = .bytes(ByteBuffer(bytes: attempt.body))
         let status: UInt

@@ -100,8 +100,37 @@ extension CommonOptions {
             origin: policies.audit.origin,
             everyEntries: policies.audit.checkpointEveryEntries
         )
-        return try SQLiteStore(path: databasePath, masterKey: try keys.loadMaster(), signing: signing, clock: clock)
+        let master = try keys.loadMaster()
+        let database = try databaseSetting
+        try PathCheck.databaseFile(database)
+        let folder = (database.text as NSString).deletingLastPathComponent
+        if let problem = PathCheck.createFolders(folder) {
+            throw ConfigurationError("\(database.name): cannot create the folder \(folder) of the database \(database.text): \(problem)")
+        }
+        do {
+            return try SQLiteStore(path: database.text, masterKey: master, signing: signing, clock: clock)
+        } catch let error as SQLiteError where Self.unopenable.contains(error.code & 0xff) {
+            throw ConfigurationError("\(database.name): cannot open the database \(database.text): \(error.message)")
+        } catch let error as SQLiteError {
+            throw error
+        } catch let error as StoreError {
+            throw error
+        } catch let error as CryptoError {
+            throw error
+        } catch let error as AuditError {
+            throw error
+        } catch let error as VigilError {
+            throw error
+        } catch {
+            // Only the folder's creation throws anything else (a Foundation error), and the
+            // folder exists by now.
+            throw ConfigurationError("\(database.name): cannot open the database \(database.text): \(error.localizedDescription)")
+        }
     }
+
+    /// SQLite's primary result codes for a file that cannot be used as a database:
+    /// SQLITE_PERM (3), SQLITE_READONLY (8), SQLITE_CANTOPEN (14), SQLITE_NOTADB (26).
+    static let unopenable: Set<Int32> = [3, 8, 14, 26]
 }
 
 extension CommonOptions {

@@ -15,14 +15,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Address to listen on (env VIGIL_HOST, default 127.0.0.1).")
+    @Option(help: "Address to listen on: an IP address or a host name (env VIGIL_HOST, default 127.0.0.1).")
     var host: String?
 
-    @Option(help: "Port to listen on (env VIGIL_PORT, default 8080).")
-    var port: Int?
+    // Unconditional: `--port -1` is a bad port, not a missing value.
+    @Option(parsing: .unconditional, help: "Port to listen on, 1-65535 (env VIGIL_PORT, default 8080).")
+    var port: String?
 
-    @Option(name: .customLong("openapi"), help: "OpenAPI document to serve at /openapi.yaml (default docs/openapi.yaml).")
-    var openAPIPath: String = "docs/openapi.yaml"
+    @Option(
+        name: .customLong("openapi"),
+        help: "OpenAPI document to serve at /openapi.yaml (default docs/openapi.yaml, served when present; a given path must be readable)."
+    )
+    var openAPIPath: String?
 
     @Option(name: .customLong("outbox-dir"), help: "Folder of the file channel (env VIGIL_OUTBOX_DIR, default data/outbox).")
     var outboxDir: String?
@@ -39,24 +43,36 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             try initialiseCrypto()
-            let logger = makeLogger()
+            // Every setting, then the address: refused before anything is created or opened.
+            let config = try ServeConfiguration(self)
+            try ListenCheck.check(host: config.host, port: config.port)
+            let logger = makeLogger(level: config.logLevel)
             let keys = common.keyPaths
             if !keys.exists {
-                try keys.initialise()
+                do {
+                    try keys.initialise()
+                } catch let error as KeyFileError {
+                    throw error
+                } catch {
+                    throw ConfigurationError("\(config.keysDirectory.name): cannot create the keys in \(keys.dir)")
+                }
                 Console.info("first run: created \(keys.master), \(keys.auditSigning) and \(keys.auditSigningPublic)")
                 Console.hint("back up \(keys.dir)/ now: without master.key the data cannot be read")
             }
             try keys.checkPermissions()
-            let outboxConfig = try outboxConfiguration()
+            let outboxFile: FileChannel
+            do {
+                outboxFile = try FileChannel(directory: config.outboxDirectory.text)
+            } catch {
+                throw ConfigurationError("\(config.outboxDirectory.name): cannot create the outbox folder \(config.outboxDirectory.text)")
+            }
+            let outboxConfig = (file: outboxFile, webhook: config.webhook)
             let policies = try common.loadPolicies()
             let blocklist = try common.loadPasswordBlocklist(policies)
             let store = try common.openStore(policies: policies)
-            let settings = ServerSettings(
-                host: host ?? env("VIGIL_HOST") ?? "127.0.0.1",
-                port: port ?? env("VIGIL_PORT").flatMap(Int.init) ?? 8080
-            )
-            let openAPI = try? String(contentsOfFile: openAPIPath, encoding: .utf8)
-            if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(openAPIPath)]) }
+            let settings = ServerSettings(host: config.host, port: config.port)
+            let openAPI = try? String(contentsOfFile: config.openAPIPath, encoding: .utf8)
+            if openAPI == nil { logger.warning("openapi document not found", metadata: ["path": .string(config.openAPIPath)]) }
             let hasher = PasswordHasher()
             var core = VigilDependencies(
                 store: store,
@@ -152,36 +168,76 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-extension ServeCommand {
-    /// The outbox's settings, checked before anything starts: the file channel's folder (made
-    /// if missing), and the webhook's URL and secret (its file checked like a key file).
-    func outboxConfiguration() throws -> (file: FileChannel, webhook: (url: String, secret: SecretBytes)?) {
-        let file = try FileChannel(directory: outboxDir ?? env("VIGIL_OUTBOX_DIR") ?? "data/outbox")
-        let url = webhookURL ?? env("VIGIL_WEBHOOK_URL")
-        let secretPath = webhookSecretFile ?? env("VIGIL_WEBHOOK_SECRET_FILE")
-        guard let url else {
-            if secretPath != nil {
-                Console.error("VIGIL_WEBHOOK_SECRET_FILE is set but VIGIL_WEBHOOK_URL is not")
-                throw Reported()
-            }
-            return (file, nil)
+/// Every setting of `vigil serve`, resolved (flag, then environment, then default) and checked
+/// by the rules at the top of Configuration.swift, before anything starts.
+struct ServeConfiguration {
+    var host: String
+    var port: Int
+    var logLevel: Logger.Level
+    var openAPIPath: String
+    var keysDirectory: SettingValue
+    var outboxDirectory: SettingValue
+    var webhook: (url: String, secret: SecretBytes)?
+
+    init(_ command: ServeCommand) throws {
+        let common = command.common
+        // Values first (no file is looked at)…
+        host = try Settings.host(SettingValue.resolve(flag: "--host", command.host, variable: "VIGIL_HOST", default: "127.0.0.1"))
+        port = try Settings.port(SettingValue.resolve(flag: "--port", command.port, variable: "VIGIL_PORT", default: "8080"))
+        logLevel = try Settings.logLevel(SettingValue.resolve(flag: nil, nil, variable: "VIGIL_LOG_LEVEL", default: "info"))
+        let openAPI = try SettingValue.resolve(flag: "--openapi", command.openAPIPath, variable: nil, default: "docs/openapi.yaml")
+        outboxDirectory = try SettingValue.resolve(flag: "--outbox-dir", command.outboxDir, variable: "VIGIL_OUTBOX_DIR", default: "data/outbox")
+        let url = try SettingValue.resolve(flag: "--webhook-url", command.webhookURL, variable: "VIGIL_WEBHOOK_URL", default: nil)
+        let secretFile = try SettingValue.resolve(
+            flag: "--webhook-secret-file",
+            command.webhookSecretFile,
+            variable: "VIGIL_WEBHOOK_SECRET_FILE",
+            default: nil
+        )
+        switch (url, secretFile) {
+        case (let url?, nil):
+            _ = try Settings.webhookURL(url)
+            throw ConfigurationError("\(url.name) is set but neither --webhook-secret-file nor VIGIL_WEBHOOK_SECRET_FILE is")
+        case (nil, let secretFile?):
+            throw ConfigurationError("\(secretFile.name) is set but neither --webhook-url nor VIGIL_WEBHOOK_URL is")
+        default: break
         }
-        try WebhookChannel.validate(url: url)
-        guard let secretPath else { throw OutboxConfigurationError.missingSecret }
+        let webhookURL = try url.map(Settings.webhookURL)
+        // …then the paths, without creating anything.
+        try PathCheck.databaseFile(try common.databaseSetting)
+        keysDirectory = try common.keysSetting
+        try PathCheck.creatableFolder(keysDirectory, what: "the key folder")
+        try PathCheck.existingFolder(try common.policiesSetting, what: "the policy folder")
+        try PathCheck.creatableFolder(outboxDirectory, what: "the outbox folder")
+        if !openAPI.isDefault { try PathCheck.readableFile(openAPI, what: "the OpenAPI document") }
+        openAPIPath = openAPI.text
+        if let webhookURL, let secretFile {
+            webhook = (webhookURL, try Self.readSecret(secretFile))
+        }
+    }
+
+    /// The webhook secret, checked like a key file; a refusal names the setting and the path.
+    static func readSecret(_ file: SettingValue) throws -> SecretBytes {
+        let minimum = WebhookSignature.minimumSecretBytes
         do {
-            return (file, (url, try KeyFile.readSharedSecret(path: secretPath, minimumBytes: WebhookSignature.minimumSecretBytes)))
+            return try KeyFile.readSharedSecret(path: file.text, minimumBytes: minimum)
         } catch KeyFileError.malformed(let path) {
-            Console.error("\(path) must hold one line of at least \(WebhookSignature.minimumSecretBytes) characters")
-            Console.hint("create one with: (umask 077; openssl rand -hex 32 > \(path))")
-            throw Reported()
+            throw ConfigurationError(
+                "\(file.name): \(path) must hold one line of at least \(minimum) characters",
+                hint: "create one with: (umask 077; openssl rand -hex 32 > \(path))"
+            )
+        } catch KeyFileError.unreadable(let path) {
+            throw ConfigurationError("\(file.name): \(path) cannot be read (it must be a regular file, not a symlink)")
+        } catch let error as KeyFileError {
+            throw ConfigurationError("\(file.name): \(error.description)")
         }
     }
 }
 
-func makeLogger() -> Logger {
+func makeLogger(level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = env("VIGIL_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .info
+        handler.logLevel = level
         return handler
     }
     return Logger(label: "vigil")

@@ -4,6 +4,10 @@ import Foundation
 /// The `vigil` command: the composition root. Message rules (STYLE.md practice 12):
 /// errors are `vigil: error: …`, hints `vigil: hint: …`, lower-case, no trailing period, on
 /// stderr; a secret created for a person goes alone to stdout, once; progress only on a TTY.
+///
+/// Exit status: 0 on success and for `--help`; 1 when an operation fails; 2 for a usage error
+/// (ArgumentParser's own included, rewritten by `CommandLineError`) or a setting refused at
+/// start (`ConfigurationError`).
 @main
 struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,9 +18,24 @@ struct Vigil: AsyncParsableCommand {
             AuditCommand.self, AgentCommand.self, ReportCommand.self, CaseCommand.self,
         ]
     )
+
+    /// ArgumentParser's `main`, with its error output rewritten to the message rules.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            CommandLineError.exit(with: error)
+        }
+    }
 }
 
-/// Options shared by every verb that touches the deployment: flag, then environment, then default.
+/// Options shared by every verb that touches the deployment: flag, then environment, then
+/// default. Empty values are refused when the command line is parsed (Configuration.swift).
 struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "SQLite database file (env VIGIL_DATABASE, default data/vigil.sqlite).")
     var database: String?
@@ -27,14 +46,39 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("policies-dir"), help: "Policy folder (env VIGIL_POLICIES_DIR, default Policies).")
     var policiesDir: String?
 
+    var databaseSetting: SettingValue {
+        get throws(ConfigurationError) {
+            try SettingValue.resolve(flag: "--database", database, variable: "VIGIL_DATABASE", default: "data/vigil.sqlite")
+        }
+    }
+    var keysSetting: SettingValue {
+        get throws(ConfigurationError) { try SettingValue.resolve(flag: "--keys-dir", keysDir, variable: "VIGIL_KEYS_DIR", default: "Keys") }
+    }
+    var policiesSetting: SettingValue {
+        get throws(ConfigurationError) {
+            try SettingValue.resolve(flag: "--policies-dir", policiesDir, variable: "VIGIL_POLICIES_DIR", default: "Policies")
+        }
+    }
+
+    // After `validate()`, neither the flags nor the variables are empty.
     var databasePath: String { database ?? env("VIGIL_DATABASE") ?? "data/vigil.sqlite" }
     var keysDirectory: String { keysDir ?? env("VIGIL_KEYS_DIR") ?? "Keys" }
     var policiesDirectory: String { policiesDir ?? env("VIGIL_POLICIES_DIR") ?? "Policies" }
+
+    mutating func validate() throws {
+        do {
+            _ = try databaseSetting
+            _ = try keysSetting
+            _ = try policiesSetting
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
 }
 
+/// The environment variable `name` as it is (empty included), or nil when it is unset.
 func env(_ name: String) -> String? {
-    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-    return value
+    ProcessInfo.processInfo.environment[name]
 }
 
 /// Console output following the message rules.
@@ -62,7 +106,8 @@ struct Reported: Error {
 }
 
 extension AsyncParsableCommand {
-    /// Runs `body`, turning known errors into `vigil: error:` lines and an exit code.
+    /// Runs `body`, turning known errors into `vigil: error:` lines and an exit code (2 for a
+    /// usage error or a refused setting, else 1).
     func reporting(_ body: () async throws -> Void) async throws {
         do {
             try await body()
@@ -70,6 +115,13 @@ extension AsyncParsableCommand {
             throw ExitCode(error.code)
         } catch let error as ExitCode {
             throw error
+        } catch let error as ConfigurationError {
+            Console.error(error.message)
+            if let hint = error.hint { Console.hint(hint) }
+            throw ExitCode(2)
+        } catch let error as ValidationError {
+            Console.error(error.message)
+            throw ExitCode(2)
         } catch {
             Console.error(describe(error))
             throw ExitCode(1)

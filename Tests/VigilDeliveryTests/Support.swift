@@ -87,9 +87,50 @@ final class PythonReceiver: @unchecked Sendable {
         }
     }
 
+    /// POSTs `body` to the receiver with the given signed headers (Python's `http.client`);
+    /// returns the status.
+    func post(messageID: String, timestamp: String, signature: String, body: Data) throws -> Int {
+        let script = """
+            import http.client, sys
+            c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+            c.request("POST", "/hooks/vigil", sys.stdin.buffer.read(), {"Content-Type": "application/json",
+                      "Vigil-Message-Id": sys.argv[2], "Vigil-Timestamp": sys.argv[3], "Vigil-Signature": sys.argv[4]})
+            print(c.getresponse().status)
+            """
+        let status = try python(["-c", script, String(port), messageID, timestamp, signature], stdin: body)
+        return try #require(Int(status))
+    }
+
     var accepted: [[String: Any]] { get throws { try records("accepted.jsonl") } }
     var duplicates: [[String: Any]] { get throws { try records("duplicates.jsonl") } }
     var rejected: [[String: Any]] { get throws { try records("rejected.jsonl") } }
+}
+
+/// Runs `python3` with `arguments` (and `stdin`), returns its standard output, trimmed; fails
+/// when it exits non-zero.
+func python(_ arguments: [String], stdin: Data? = nil) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3"] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = input
+    try p.run()
+    input.fileHandleForWriting.write(stdin ?? Data())
+    try input.fileHandleForWriting.close()
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw PythonFailed(message: "python3 exited \(p.terminationStatus): \(errors.suffix(800))") }
+    return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+struct PythonFailed: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 
 /// A store on a temporary file, a webhook secret file (0600), and policies with a short backoff.

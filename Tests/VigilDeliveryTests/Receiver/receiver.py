@@ -2,11 +2,13 @@
 """A webhook receiver for Vigil's outbox tests, independent of Vigil's code: Python's hmac,
 hashlib and http.server only, following docs/outbox.md.
 
-It verifies every request's signature, fails the first --fail-first requests with 500 (counted
-across restarts), acknowledges the rest with 200, and dedupes by Vigil-Message-Id. Its state
+It verifies every request's signature (which covers Vigil-Message-Id, Vigil-Timestamp and the
+body), fails the first --fail-first requests with 500 (counted across restarts), acknowledges the
+rest with 200, and dedupes by the signed Vigil-Message-Id. Its state
 lives in --state DIR, written and fsynced before it answers, so a restart forgets nothing:
 
-  accepted.jsonl    one line per message acknowledged for the first time
+  accepted.jsonl    one line per message acknowledged for the first time (with the request's
+                    Vigil-Timestamp, Vigil-Signature and raw body, so a test can replay it)
   duplicates.jsonl  one line per request for a message already acknowledged (answered 200 again)
   rejected.jsonl    one line per request refused (bad signature, stale timestamp, malformed)
   failed.count      how many requests it has failed on purpose
@@ -18,10 +20,12 @@ Usage: receiver.py --secret-file FILE --state DIR [--port N] [--fail-first N] [-
                    [--status CODE] [--tolerance SECONDS]
 """
 import argparse
+import base64
 import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -59,15 +63,20 @@ def set_failed(n):
 
 
 def verify(secret, headers, body):
-    """The receiver's check, as docs/outbox.md describes it. Returns None or a reason."""
+    """The receiver's check, as docs/outbox.md describes it (scheme v2: the signature covers the
+    message id, the timestamp and the body; v1 is refused). Returns None or a reason."""
+    msg_id = headers.get("Vigil-Message-Id", "")
     ts = headers.get("Vigil-Timestamp", "")
     sig = headers.get("Vigil-Signature", "")
-    if not ts.isdigit():
+    if not re.fullmatch(r"msg_[0-9a-f]{32}", msg_id):
+        return "malformed message id"
+    if not re.fullmatch(r"[0-9]{1,18}", ts):
         return "malformed timestamp"
     if abs(time.time() - int(ts)) > args.tolerance:
         return "stale timestamp"
-    expected = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    candidates = [p.strip()[3:] for p in sig.split(",") if p.strip().startswith("v1=")]
+    signed = b"v2:" + msg_id.encode() + b"." + ts.encode() + b"." + body
+    expected = hmac.new(secret, signed, hashlib.sha256).hexdigest().encode()
+    candidates = [p.strip()[3:].encode("utf-8", "replace") for p in sig.split(",") if p.strip().startswith("v2=")]
     if not any(hmac.compare_digest(expected, c) for c in candidates):
         return "bad signature"
     return None
@@ -114,7 +123,10 @@ class Handler(BaseHTTPRequestHandler):
             if args.status:
                 self.answer(args.status)
                 return
-            record = {"id": msg_id, "attempt": attempt, "at": time.time(), "body": parsed}
+            record = {"id": msg_id, "attempt": attempt, "at": time.time(), "body": parsed,
+                      "timestamp": self.headers.get("Vigil-Timestamp", ""),
+                      "signature": self.headers.get("Vigil-Signature", ""),
+                      "raw": base64.b64encode(body).decode()}
             if msg_id in accepted:
                 append("duplicates.jsonl", record)
             else:
