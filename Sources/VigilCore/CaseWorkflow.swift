@@ -155,7 +155,14 @@ public struct CaseWorkflowService: Sendable {
             guard try tx.linkCaseSubject(caseID: caseID, subjectID: subjectID) else {
                 throw VigilError.conflict(reason: "the case already names its subject")
             }
-            try CaseAudit(tx: tx, principal: principal, caseID: caseID, request: request, now: now).subject(subjectID, "case.subject_linked")
+            // Flag what could make the account pass for another one (the agent sees it on the case).
+            let warnings = (try tx.subject(id: subjectID)?.email).map { IdentifierWarning.of(email: $0) } ?? []
+            try CaseAudit(tx: tx, principal: principal, caseID: caseID, request: request, now: now)
+                .subject(
+                    subjectID,
+                    "case.subject_linked",
+                    warnings.isEmpty ? [:] : ["identifier_warnings": .string(warnings.map(\.rawValue).sorted().joined(separator: ","))]
+                )
             guard let linked = try tx.caseSummary(id: caseID) else { throw VigilError.notFound(resource: "case") }
             return linked
         }
@@ -855,6 +862,8 @@ public struct CaseWorkflowService: Sendable {
         public var hasTOTP: Bool
         public var recoveryCodesRemaining: Int
         public var factors: [AuthenticationPolicy.Factor: FactorState]
+        /// What could make the account's email look like another's (mixed scripts, non-ASCII).
+        public var identifierWarnings: [IdentifierWarning] = []
     }
 
     public func detail(caseID: String, by principal: Principal) async throws -> Detail {
@@ -891,7 +900,10 @@ public struct CaseWorkflowService: Sendable {
                     withdrawalsHeldUntil: try tx.withdrawalHold(subjectID: subjectID).flatMap { $0 > now ? $0 : nil },
                     hasTOTP: try tx.totpCredential(subjectID: subjectID) != nil,
                     recoveryCodesRemaining: try tx.recoveryCodesRemaining(subjectID: subjectID),
-                    factors: factors
+                    factors: factors,
+                    identifierWarnings: try tx.subject(id: subjectID)?.email.map {
+                        IdentifierWarning.of(email: $0).sorted { $0.rawValue < $1.rawValue }
+                    } ?? []
                 )
             }
             return Detail(

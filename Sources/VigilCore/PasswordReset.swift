@@ -126,7 +126,9 @@ public struct PasswordResetService: Sendable {
             let tokenText = ByteEncoding.base64URL(token)
             let outcome: String = try await deps.store.write { tx in
                 guard let pending = try tx.claimResetRequests(limit: 1, at: now).first else { return "none" }
-                let subjectID = try Self.resolve(pending.identifier, tx)
+                // An ambiguous address (two accounts share it) issues nothing, like an unknown one.
+                let subjectID: String?
+                do { subjectID = try Self.resolve(pending.identifier, tx) } catch VigilError.conflict { subjectID = nil }
                 // One bucket per account (its email, phone and id alike), else per normalised
                 // identifier; one per end-user address. Never one for the caller as a whole.
                 let identifierKey = "reset_identifier:" + (subjectID.map { "subject:" + $0 } ?? Self.normalised(pending.identifier))
@@ -202,12 +204,14 @@ public struct PasswordResetService: Sendable {
     }
 
     /// The subject an identifier names: an email address, a phone number, or a subject id.
+    /// An address two accounts share (registered before that was refused) throws `conflict`:
+    /// it names no one account.
     static func resolve(_ identifier: String, _ tx: any StoreWriting) throws -> String? {
-        if identifier.contains("@") {
-            return try? tx.subjectID(email: identifier)
-        }
-        if identifier.hasPrefix("+") {
-            return try? tx.subjectID(phone: identifier)
+        do {
+            if identifier.contains("@") { return try tx.subjectID(email: identifier) }
+            if identifier.hasPrefix("+") { return try tx.subjectID(phone: identifier) }
+        } catch VigilError.invalidField {
+            return nil  // not an address at all
         }
         if SubjectRegistration.isValidSubjectID(identifier), try tx.subjectExists(id: identifier) { return identifier }
         return nil

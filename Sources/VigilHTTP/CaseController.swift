@@ -95,6 +95,8 @@ struct CaseController {
             let has_totp: Bool
             let recovery_codes_remaining: Int
             let factors: [String: Factor]
+            /// `email_mixed_scripts`, `email_non_ascii`: the account's email could pass for another.
+            let identifier_warnings: [String]
         }
 
         init(_ d: CaseWorkflowService.Detail, now: Date, policy: RecoveryPolicy) {
@@ -125,7 +127,8 @@ struct CaseController {
                                 )
                             )
                         }
-                    )
+                    ),
+                    identifier_warnings: st.identifierWarnings.map(\.rawValue)
                 )
             }
             messages = d.messages.map(OutboxController.Message.init)

@@ -34,26 +34,39 @@ struct SQLiteTransaction: StoreWriting {
         try conn.queryOne("SELECT 1 FROM subjects WHERE id = ?", [.text(id)], { $0.int(0) }) != nil
     }
 
+    /// The one subject with this email; an address that two subjects share (registered before
+    /// registration refused it) is ambiguous: 409, never the first of them.
     func subjectID(email: String) throws -> String? {
         let normalised = try SubjectRegistration.normaliseEmail(email)
-        return try conn.queryOne(
-            "SELECT id FROM subjects WHERE email_bidx = ?",
+        let ids = try conn.query(
+            "SELECT id FROM subjects WHERE email_bidx = ? LIMIT 2",
             [.blob(keyring.blindIndex.digest(domain: "subjects.email", value: normalised))]
-        ) { $0.text(0) } ?? nil
+        ) { $0.text(0) ?? "" }
+        guard ids.count < 2 else { throw VigilError.conflict(reason: "more than one account has this email; name the account by its subject id") }
+        return ids.first
     }
 
     func subjectID(phone: String) throws -> String? {
         let normalised = try SubjectRegistration.normalisePhone(phone)
-        return try conn.queryOne(
-            "SELECT id FROM subjects WHERE phone_bidx = ?",
+        let ids = try conn.query(
+            "SELECT id FROM subjects WHERE phone_bidx = ? LIMIT 2",
             [.blob(keyring.blindIndex.digest(domain: "subjects.phone", value: normalised))]
-        ) { $0.text(0) } ?? nil
+        ) { $0.text(0) ?? "" }
+        guard ids.count < 2 else { throw VigilError.conflict(reason: "more than one account has this phone; name the account by its subject id") }
+        return ids.first
     }
 
     func insertSubject(_ s: SubjectRegistration, at time: Date) throws {
         let id = s.subjectID
         let exists = try conn.queryOne("SELECT 1 FROM subjects WHERE id = ?", [.text(id)]) { $0.int(0) }
         if exists != nil { throw VigilError.alreadyExists(resource: "subject") }
+        // An email or phone is one account's: look-ups by it (resets, cases) must name one subject.
+        if let email = s.email, try subjectID(email: email) != nil {
+            throw VigilError.conflict(reason: "the email belongs to another account")
+        }
+        if let phone = s.phone, try subjectID(phone: phone) != nil {
+            throw VigilError.conflict(reason: "the phone belongs to another account")
+        }
         let ts = Timestamp.format(time)
         try conn.run(
             """

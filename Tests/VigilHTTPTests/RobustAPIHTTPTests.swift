@@ -151,3 +151,60 @@ struct RobustAPISocketTests {
         #expect(!service.logs.text.contains("unhandled error"))
     }
 }
+
+@Suite("Identifiers that cannot be confused")
+struct IdentifierHTTPTests {
+    @Test(
+        "case variants and fullwidth forms of a registered email or phone are 409 without saying whose; Cyrillic look-alikes register but are flagged"
+    )
+    func caseVariantsAndLookAlikes() async throws {
+        let service = try TestService()
+        let key = try await service.apiKey([.subjectsWrite, .casesWrite])
+        try await service.test { client in
+            func register(_ id: String, email: String? = nil, phone: String? = nil) async throws -> TestResponse {
+                var body: [String: String] = ["subject_id": id]
+                if let email { body["email"] = email }
+                if let phone { body["phone"] = phone }
+                return try await client.post("/v1/subjects", key: key, json: String(decoding: try JSONEncoder().encode(body), as: UTF8.self))
+            }
+            #expect(try await register("deadbeef-1805", email: "ada@example.org", phone: "+4915112345678").status == .created)
+            for (id, email) in [
+                ("case-variant", "ADA@EXAMPLE.ORG"), ("mixed-case", "Ada@Example.org"), ("fullwidth", "ａｄａ@ｅｘａｍｐｌｅ.ｏｒｇ"),
+                ("padded", "  ada@example.org "),
+            ] {
+                let r = try await register(id, email: email)
+                try expectErrorShape(r, status: .conflict, code: "conflict")
+                let message = try #require((try json(r)["error"] as? [String: Any])?["message"] as? String)
+                #expect(message == "the email belongs to another account")
+                #expect(!message.contains("deadbeef"))
+            }
+            for phone in ["+49 151 1234 5678", "+49-151-12345678", "＋４９１５１１２３４５６７８"] {
+                try expectErrorShape(try await register("phone-variant", phone: phone), status: .conflict, code: "conflict")
+            }
+            // A Cyrillic "а" (U+0430) is another address: it registers, and agents see the flag.
+            #expect(try await register("deadbeef-1806", email: "\u{0430}da@example.org").status == .created)
+            let filed = try await client.post(
+                "/v1/cases",
+                key: key,
+                json: #"{"channel":"email","category":"account_security","summary":"is this me?"}"#
+            )
+            let caseID = try #require(try json(filed)["case_id"] as? String)
+            let agent = try await activeAgent(service, client, email: "id@vigil.example", role: .agent)
+            let linked = try await client.send(
+                .post,
+                "/v1/cases/\(caseID)/subject",
+                bearer: agent.session,
+                json: #"{"identifier":"\#u{0430}da@example.org"}"#
+            )
+            #expect(try json(linked)["subject_id"] as? String == "deadbeef-1806")
+            let detail = try json(try await client.send(.get, "/v1/cases/\(caseID)", bearer: agent.session))
+            let state = try #require(detail["subject_state"] as? [String: Any])
+            #expect(state["identifier_warnings"] as? [String] == ["email_mixed_scripts", "email_non_ascii"])
+        }
+        #expect(IdentifierWarning.of(email: "ada@example.org").isEmpty)
+        #expect(IdentifierWarning.of(email: "zhao@例子.example") == [.emailNonASCII])  // one script per label
+        #expect(IdentifierWarning.of(email: "pаypal@example.org") == [.emailMixedScripts, .emailNonASCII])
+        #expect(try SubjectRegistration.normaliseEmail("ＡＤＡ＠Example.ORG") == "ada@example.org")
+        #expect(try SubjectRegistration.normalisePhone("＋４９ １５１ １２３４５６７８") == "+4915112345678")
+    }
+}
